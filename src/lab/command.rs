@@ -1,0 +1,330 @@
+//! Playground commands: parsed from a line into a typed `Command`.
+//!
+//! The same parser serves the REPL, lesson `run`/`try` steps, demos and
+//! `netlab lint`, so a command that lints clean is a command that runs.
+
+use std::time::Duration;
+
+use super::addr::AddrSpec;
+use super::payload::{IntFormat, Payload};
+use super::tokens::{self, Args};
+use crate::wire::kernel::TcpState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownHow {
+    Read,
+    Write,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockOpt {
+    ReuseAddr,
+    NoDelay,
+    Linger,
+    RcvBuf,
+    SndBuf,
+}
+
+impl SockOpt {
+    pub const NAMES: [&'static str; 5] = ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf"];
+
+    fn parse(word: &str) -> Result<SockOpt, String> {
+        let all = [SockOpt::ReuseAddr, SockOpt::NoDelay, SockOpt::Linger, SockOpt::RcvBuf, SockOpt::SndBuf];
+        Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(word))
+            .map(|i| all[i])
+            .ok_or_else(|| format!("unknown option '{word}': use one of {}", Self::NAMES.join(", ")))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitFor {
+    /// At least this many bytes queued for reading (FIONREAD).
+    Readable(usize),
+    /// The kernel shows this TCP state for the socket.
+    State(TcpState),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    TcpListen { addr: Option<AddrSpec>, name: Option<String>, reuseaddr: bool, backlog: i32 },
+    TcpConnect { target: AddrSpec, name: Option<String>, timeout: Option<Duration> },
+    Accept { listener: String, name: Option<String>, timeout: Option<Duration> },
+    UdpBind { addr: Option<AddrSpec>, name: Option<String> },
+    Send { sock: String, payload: Payload },
+    SendTo { sock: String, target: AddrSpec, payload: Payload },
+    Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
+    RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
+    Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
+    Close { sock: String },
+    Shutdown { sock: String, how: ShutdownHow },
+    Opt { sock: String, opt: SockOpt, value: Option<String> },
+    Sockets,
+}
+
+/// One line of `help`: the command word(s), usage, and what it does.
+pub struct CommandHelp {
+    pub name: &'static str,
+    pub usage: &'static str,
+    pub about: &'static str,
+}
+
+pub const COMMANDS: &[CommandHelp] = &[
+    CommandHelp {
+        name: "tcp listen",
+        usage: "tcp listen [ADDR] [as NAME] [--no-reuseaddr] [--backlog N]",
+        about: "socket + SO_REUSEADDR + bind + listen (ADDR defaults to 127.0.0.1:0)",
+    },
+    CommandHelp {
+        name: "tcp connect",
+        usage: "tcp connect ADDR|NAME [as NAME] [--timeout MS]",
+        about: "socket + connect to a listener",
+    },
+    CommandHelp {
+        name: "accept",
+        usage: "accept LISTENER [as NAME] [--timeout MS]",
+        about: "take one connection off the listener's accept queue",
+    },
+    CommandHelp { name: "udp bind", usage: "udp bind [ADDR] [as NAME]", about: "a UDP socket bound to ADDR" },
+    CommandHelp {
+        name: "send",
+        usage: "send SOCK PAYLOAD…",
+        about: "one send() call; shows how many bytes the kernel took",
+    },
+    CommandHelp {
+        name: "sendto",
+        usage: "sendto SOCK ADDR|NAME PAYLOAD…",
+        about: "one sendto(): exactly one datagram",
+    },
+    CommandHelp {
+        name: "recv",
+        usage: "recv SOCK [N] [--peek] [--timeout MS] [--as u32be|u32le|…]",
+        about: "one recv(N), N defaults to 1024; --as decodes an integer",
+    },
+    CommandHelp {
+        name: "recvfrom",
+        usage: "recvfrom SOCK [N] [--peek] [--timeout MS]",
+        about: "one recvfrom(N); reports truncated datagrams (MSG_TRUNC)",
+    },
+    CommandHelp {
+        name: "wait",
+        usage: "wait SOCK readable N | wait SOCK state STATE [--timeout MS]",
+        about: "wait until N bytes are queued, or the kernel shows a TCP state",
+    },
+    CommandHelp {
+        name: "close",
+        usage: "close SOCK",
+        about: "close(); `sockets` keeps showing what the kernel still holds",
+    },
+    CommandHelp {
+        name: "shutdown",
+        usage: "shutdown SOCK read|write|both",
+        about: "half-close: stop reading and/or writing",
+    },
+    CommandHelp {
+        name: "opt",
+        usage: "opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf [VALUE]",
+        about: "read or set a socket option",
+    },
+    CommandHelp { name: "sockets", usage: "sockets", about: "every socket with its kernel TCP state and queued bytes" },
+];
+
+/// Payload syntax reminder shown by `help send`.
+pub const PAYLOAD_HELP: &str = "payload: \"text\" 'text' hex:48656c6c6f u16be:N u32be:N u32le:N u64be:N repeat:N:\"x\" file:PATH — several are concatenated";
+
+const TIMEOUT: &[&str] = &["timeout"];
+
+impl Command {
+    pub fn parse(line: &str) -> Result<Command, String> {
+        let words = tokens::split(line)?;
+        let first = words.first().map(String::as_str).unwrap_or_default();
+        let rest = words.get(1..).unwrap_or_default();
+        match first {
+            "tcp" => parse_tcp(rest),
+            "udp" => match rest.first().map(String::as_str) {
+                Some("bind") => {
+                    let a = Args::parse(&rest[1..], &[], &[])?;
+                    let addr = optional_addr(&a.positional, "udp bind [ADDR] [as NAME]")?;
+                    Ok(Command::UdpBind { addr, name: a.name })
+                }
+                _ => Err("udp what? use: udp bind [ADDR] [as NAME]".into()),
+            },
+            "accept" => {
+                let a = Args::parse(rest, TIMEOUT, &[])?;
+                let listener = one_sock(&a.positional, "accept LISTENER [as NAME]")?;
+                Ok(Command::Accept { listener, name: a.name.clone(), timeout: timeout(&a)? })
+            }
+            "send" => {
+                let (sock, payload) = rest.split_first().ok_or("usage: send SOCK PAYLOAD, e.g. send cli \"hello\"")?;
+                tokens::check_name(sock)?;
+                Ok(Command::Send { sock: sock.clone(), payload: Payload::parse(payload)? })
+            }
+            "sendto" => {
+                let [sock, target, payload @ ..] = rest else {
+                    return Err("usage: sendto SOCK ADDR|NAME PAYLOAD, e.g. sendto a b \"hi\"".into());
+                };
+                tokens::check_name(sock)?;
+                let target = AddrSpec::parse(target)?;
+                Ok(Command::SendTo { sock: sock.clone(), target, payload: Payload::parse(payload)? })
+            }
+            "recv" | "recvfrom" => parse_recv(first, rest),
+            "wait" => parse_wait(rest),
+            "close" => {
+                let a = Args::parse(rest, &[], &[])?;
+                Ok(Command::Close { sock: one_sock(&a.positional, "close SOCK")? })
+            }
+            "shutdown" => {
+                let usage = "usage: shutdown SOCK read|write|both";
+                let [sock, how] = rest else { return Err(usage.into()) };
+                tokens::check_name(sock)?;
+                let how = match how.as_str() {
+                    "read" | "rd" => ShutdownHow::Read,
+                    "write" | "wr" => ShutdownHow::Write,
+                    "both" | "rdwr" => ShutdownHow::Both,
+                    _ => return Err(format!("shutdown {how}? {usage}")),
+                };
+                Ok(Command::Shutdown { sock: sock.clone(), how })
+            }
+            "opt" => {
+                let usage = "usage: opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf [VALUE]";
+                let (sock, opt, value) = match rest {
+                    [sock, opt] => (sock, opt, None),
+                    [sock, opt, value] => (sock, opt, Some(value.clone())),
+                    _ => return Err(usage.into()),
+                };
+                tokens::check_name(sock)?;
+                Ok(Command::Opt { sock: sock.clone(), opt: SockOpt::parse(opt)?, value })
+            }
+            "sockets" | "ss" if rest.is_empty() => Ok(Command::Sockets),
+            "sockets" | "ss" => Err("sockets takes no arguments".into()),
+            "" => Err("empty command".into()),
+            other => Err(unknown_command(other)),
+        }
+    }
+
+    /// The socket a command is about, for expectations like `state:`.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Command::TcpListen { name, .. } | Command::TcpConnect { name, .. } | Command::UdpBind { name, .. } => {
+                name.as_deref()
+            }
+            Command::Accept { name, .. } => name.as_deref(),
+            Command::Send { sock, .. }
+            | Command::SendTo { sock, .. }
+            | Command::Recv { sock, .. }
+            | Command::RecvFrom { sock, .. }
+            | Command::Wait { sock, .. }
+            | Command::Close { sock }
+            | Command::Shutdown { sock, .. }
+            | Command::Opt { sock, .. } => Some(sock),
+            Command::Sockets => None,
+        }
+    }
+}
+
+fn parse_tcp(rest: &[String]) -> Result<Command, String> {
+    match rest.first().map(String::as_str) {
+        Some("listen") => {
+            let a = Args::parse(&rest[1..], &["backlog"], &["no-reuseaddr"])?;
+            let addr = optional_addr(&a.positional, "tcp listen [ADDR] [as NAME]")?;
+            let backlog = a.number::<i32>("backlog")?.unwrap_or(128);
+            if !(0..=65535).contains(&backlog) {
+                return Err("--backlog wants 0..65535".into());
+            }
+            Ok(Command::TcpListen { addr, name: a.name.clone(), reuseaddr: !a.has("no-reuseaddr"), backlog })
+        }
+        Some("connect") => {
+            let a = Args::parse(&rest[1..], TIMEOUT, &[])?;
+            let [target] = a.positional.as_slice() else {
+                return Err("usage: tcp connect ADDR|NAME [as NAME], e.g. tcp connect srv as cli".into());
+            };
+            Ok(Command::TcpConnect { target: AddrSpec::parse(target)?, name: a.name.clone(), timeout: timeout(&a)? })
+        }
+        _ => Err("tcp what? use: tcp listen [ADDR] [as NAME]  or  tcp connect ADDR|NAME [as NAME]".into()),
+    }
+}
+
+fn parse_recv(cmd: &str, rest: &[String]) -> Result<Command, String> {
+    let a = Args::parse(rest, &["timeout", "as"], &["peek"])?;
+    let usage = format!("usage: {cmd} SOCK [N] [--peek] [--timeout MS]");
+    let (sock, size) = match a.positional.as_slice() {
+        [sock] => (sock, 1024),
+        [sock, n] => {
+            let n: usize = n.parse().map_err(|_| format!("'{n}' is not a byte count: {usage}"))?;
+            (sock, n)
+        }
+        _ => return Err(usage),
+    };
+    tokens::check_name(sock)?;
+    if !(1..=super::payload::MAX_PAYLOAD).contains(&size) {
+        return Err(format!("recv size must be 1..{} bytes", super::payload::MAX_PAYLOAD));
+    }
+    let (sock, peek, timeout) = (sock.clone(), a.has("peek"), timeout(&a)?);
+    if cmd == "recvfrom" {
+        if a.value("as").is_some() {
+            return Err("--as works with recv only".into());
+        }
+        return Ok(Command::RecvFrom { sock, size, peek, timeout });
+    }
+    let decode = a
+        .value("as")
+        .map(|f| IntFormat::parse(f).ok_or_else(|| format!("--as {f}? use one of {}", IntFormat::NAMES.join(", "))))
+        .transpose()?;
+    Ok(Command::Recv { sock, size, peek, timeout, decode })
+}
+
+fn parse_wait(rest: &[String]) -> Result<Command, String> {
+    let a = Args::parse(rest, TIMEOUT, &[])?;
+    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)";
+    let [sock, what, arg] = a.positional.as_slice() else { return Err(usage.into()) };
+    tokens::check_name(sock)?;
+    let until = match what.as_str() {
+        "readable" => WaitFor::Readable(arg.parse().map_err(|_| format!("'{arg}' is not a byte count: {usage}"))?),
+        "state" => WaitFor::State(
+            TcpState::parse(arg).ok_or_else(|| format!("'{arg}' is not a TCP state, e.g. ESTABLISHED, TIME_WAIT"))?,
+        ),
+        _ => return Err(usage.into()),
+    };
+    Ok(Command::Wait { sock: sock.clone(), until, timeout: timeout(&a)? })
+}
+
+fn optional_addr(positional: &[String], usage: &str) -> Result<Option<AddrSpec>, String> {
+    match positional {
+        [] => Ok(None),
+        [addr] => AddrSpec::parse(addr).map(Some),
+        _ => Err(format!("usage: {usage}")),
+    }
+}
+
+fn one_sock(positional: &[String], usage: &str) -> Result<String, String> {
+    match positional {
+        [sock] => tokens::check_name(sock).map(|()| sock.clone()),
+        _ => Err(format!("usage: {usage}")),
+    }
+}
+
+fn timeout(a: &Args) -> Result<Option<Duration>, String> {
+    let ms = a.number::<u64>("timeout")?;
+    match ms {
+        Some(ms) if ms > 600_000 => Err("--timeout is in milliseconds, at most 600000".into()),
+        _ => Ok(ms.map(Duration::from_millis)),
+    }
+}
+
+/// Words that start playground commands, for completion and suggestions.
+pub fn command_words() -> Vec<&'static str> {
+    let mut words: Vec<&str> = COMMANDS.iter().map(|c| c.name.split(' ').next().unwrap_or(c.name)).collect();
+    words.dedup();
+    words
+}
+
+fn unknown_command(word: &str) -> String {
+    let mut candidates = command_words();
+    candidates.extend(crate::repl::commands::REPL_WORDS);
+    match crate::suggest::closest(word, &candidates) {
+        Some(s) => format!("unknown command '{word}' — did you mean '{s}'? (type help)"),
+        None => format!("unknown command '{word}' (type help for the list)"),
+    }
+}

@@ -1,0 +1,61 @@
+//! OS errors in the learner's terms: the errno name, its number, the
+//! kernel's message, and for the errors lessons provoke, what it means.
+
+use nix::errno::Errno;
+
+use crate::event::CallResult;
+
+pub fn call_error(err: &std::io::Error) -> CallResult {
+    let code = match (err.raw_os_error(), err.kind()) {
+        (Some(code), _) => code,
+        (None, std::io::ErrorKind::TimedOut) => Errno::ETIMEDOUT as i32,
+        (None, std::io::ErrorKind::WouldBlock) => Errno::EAGAIN as i32,
+        (None, _) => {
+            return CallResult::Err { errno: "error".into(), code: 0, message: err.to_string(), why: None };
+        }
+    };
+    from_code(code)
+}
+
+pub fn from_code(code: i32) -> CallResult {
+    let errno = Errno::from_raw(code);
+    CallResult::Err {
+        errno: format!("{errno:?}"),
+        code,
+        message: errno.desc().to_string(),
+        why: explain(errno).map(str::to_string),
+    }
+}
+
+/// The errno name (`EADDRINUSE`) of an error result, if it has one.
+pub fn name(result: &CallResult) -> Option<&str> {
+    match result {
+        CallResult::Err { errno, .. } => Some(errno),
+        CallResult::Ok { .. } => None,
+    }
+}
+
+/// Is `name` an errno Linux knows, e.g. `ECONNREFUSED`? (for `netlab lint`)
+pub fn is_known(name: &str) -> bool {
+    (1..=133).any(|code| format!("{:?}", Errno::from_raw(code)) == name)
+}
+
+fn explain(errno: Errno) -> Option<&'static str> {
+    Some(match errno {
+        Errno::EADDRINUSE => {
+            "another socket holds this address and port: a listener, or a connection in TIME_WAIT (both sides need SO_REUSEADDR to share it)"
+        }
+        Errno::ECONNREFUSED => "nothing listens on that port: the kernel answered the SYN with a RST",
+        Errno::ECONNRESET => "the peer's kernel sent a RST: it closed with unread data, or with SO_LINGER 0",
+        Errno::EPIPE => {
+            "the peer closed and this side kept writing; Rust ignores SIGPIPE, so you get EPIPE instead of dying"
+        }
+        Errno::EAGAIN => "nothing happened before the timeout: the call would have blocked",
+        Errno::ENOTCONN => "the socket is not connected: connect (TCP) or use sendto with an address (UDP)",
+        Errno::EINVAL => "the kernel refused the arguments for this socket's current state",
+        Errno::EINTR => "interrupted (Ctrl-C) before anything happened",
+        Errno::EACCES => "ports below 1024 need CAP_NET_BIND_SERVICE (or a lower net.ipv4.ip_unprivileged_port_start)",
+        Errno::EADDRNOTAVAIL => "that address is not one of this machine's",
+        _ => return None,
+    })
+}

@@ -1,0 +1,214 @@
+//! Making and ending sockets: listen, connect, accept, bind, close, shutdown.
+//! Each step is reported as the system call a C or Python program would make.
+
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use nix::poll::PollFlags;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::addr::{self, AddrSpec, LOOPBACK_ANY_PORT};
+use super::cancel::{self, Waited};
+use super::command::ShutdownHow;
+use super::{DEFAULT_TIMEOUT, Kind, Lab, LabSocket, Outcome, Slot};
+use crate::event::CallResult;
+
+fn family(addr: SocketAddr) -> &'static str {
+    if addr.is_ipv4() { "AF_INET" } else { "AF_INET6" }
+}
+
+fn local_addr(sock: &Socket) -> std::io::Result<SocketAddr> {
+    sock.local_addr()?.as_socket().ok_or_else(|| std::io::Error::other("not an internet socket"))
+}
+
+impl Lab {
+    pub(super) fn tcp_listen(
+        &mut self,
+        addr: Option<&AddrSpec>,
+        name: Option<&str>,
+        reuseaddr: bool,
+        backlog: i32,
+    ) -> Result<Outcome, String> {
+        let addr = addr.map_or(Ok(LOOPBACK_ANY_PORT), |a| self.resolve(a))?;
+        let name = self.claim_name(name, "srv")?;
+        let sock = match self.new_socket(&name, addr, Type::STREAM, Protocol::TCP) {
+            Ok(s) => s,
+            Err(failed) => return Ok(failed),
+        };
+        // Rust's std TcpListener always sets SO_REUSEADDR; socket2 lets the
+        // lab leave it off so EADDRINUSE can be shown honestly.
+        if let Err(e) = sock.set_reuse_address(reuseaddr) {
+            return Ok(self.failed(&name, "setsockopt(SO_REUSEADDR)", &e));
+        }
+        self.call(&name, format!("setsockopt(SO_REUSEADDR, {})", u8::from(reuseaddr)), CallResult::ok(""));
+        let local = match self.bind(&name, &sock, addr) {
+            Ok(local) => local,
+            Err(failed) => return Ok(failed),
+        };
+        if let Err(e) = sock.listen(backlog) {
+            return Ok(self.failed(&name, format!("listen({backlog})"), &e));
+        }
+        let result = CallResult::ok(format!("listening on {local}"));
+        self.call(&name, format!("listen({backlog})"), result.clone());
+        self.insert(name.clone(), LabSocket { kind: Kind::Listener, sock, local, peer: None });
+        Ok(Outcome { sock: Some(name), result: Some(result), ..Outcome::default() })
+    }
+
+    pub(super) fn udp_bind(&mut self, addr: Option<&AddrSpec>, name: Option<&str>) -> Result<Outcome, String> {
+        let addr = addr.map_or(Ok(LOOPBACK_ANY_PORT), |a| self.resolve(a))?;
+        let name = self.claim_name(name, "udp")?;
+        let sock = match self.new_socket(&name, addr, Type::DGRAM, Protocol::UDP) {
+            Ok(s) => s,
+            Err(failed) => return Ok(failed),
+        };
+        let local = match self.bind(&name, &sock, addr) {
+            Ok(local) => local,
+            Err(failed) => return Ok(failed),
+        };
+        self.insert(name.clone(), LabSocket { kind: Kind::Udp, sock, local, peer: None });
+        let result = CallResult::ok(format!("bound to {local}"));
+        Ok(Outcome { sock: Some(name), result: Some(result), ..Outcome::default() })
+    }
+
+    pub(super) fn tcp_connect(
+        &mut self,
+        target: &AddrSpec,
+        name: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<Outcome, String> {
+        let target = addr::loopback_for(self.resolve(target)?);
+        if !addr::is_loopback(target) {
+            return Err(format!(
+                "{target} is not a loopback address: the playground only connects to 127.0.0.0/8 or ::1"
+            ));
+        }
+        let name = self.claim_name(name, "cli")?;
+        let sock = match self.new_socket(&name, target, Type::STREAM, Protocol::TCP) {
+            Ok(s) => s,
+            Err(failed) => return Ok(failed),
+        };
+        let call = format!("connect({target})");
+        if let Err(e) = sock.connect_timeout(&SockAddr::from(target), timeout.unwrap_or(DEFAULT_TIMEOUT)) {
+            return Ok(self.failed(&name, call, &e));
+        }
+        let local = local_addr(&sock).map_err(|e| format!("getsockname failed: {e}"))?;
+        let result = CallResult::ok(format!("connected from {local}"));
+        self.call(&name, call, result.clone());
+        self.insert(name.clone(), LabSocket { kind: Kind::Stream, sock, local, peer: Some(target) });
+        Ok(Outcome { sock: Some(name), result: Some(result), ..Outcome::default() })
+    }
+
+    pub(super) fn accept(
+        &mut self,
+        listener: &str,
+        name: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<Outcome, String> {
+        let l = self.open(listener)?;
+        if l.kind != Kind::Listener {
+            return Err(format!("'{listener}' is not listening: accept works on a socket made by tcp listen"));
+        }
+        let name = self.claim_name(name, "conn")?;
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        // accept() blocks until a connection has finished its handshake;
+        // poll first so the wait is bounded and Ctrl-C can end it.
+        let waited = cancel::wait_fd(l.sock.as_fd(), PollFlags::POLLIN, timeout).map_err(|e| e.to_string())?;
+        if !matches!(waited, Waited::Ready(_)) {
+            return Ok(self.gave_up(listener, "accept()", waited, timeout, "no client connected"));
+        }
+        let accepted = self.open(listener)?.sock.accept();
+        let (sock, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => return Ok(self.failed(listener, "accept()", &e)),
+        };
+        let peer = peer.as_socket().ok_or("accepted a non-internet socket")?;
+        let local = local_addr(&sock).map_err(|e| format!("getsockname failed: {e}"))?;
+        let result = CallResult::ok(format!("new socket {name} for {peer} → {local}"));
+        self.call(listener, "accept()", result.clone());
+        self.insert(name.clone(), LabSocket { kind: Kind::Stream, sock, local, peer: Some(peer) });
+        Ok(Outcome { sock: Some(name), result: Some(result), ..Outcome::default() })
+    }
+
+    pub(super) fn close(&mut self, name: &str) -> Result<Outcome, String> {
+        self.open(name)?;
+        let entry = self.entries.iter_mut().find(|e| e.name == name).ok_or_else(|| format!("no socket '{name}'"))?;
+        if let Slot::Open(s) = &entry.slot {
+            entry.slot = Slot::Closed { kind: s.kind, local: s.local, peer: s.peer };
+        }
+        // Replacing the slot dropped the Socket: that is the close(2).
+        let result = CallResult::ok("");
+        self.call(name, "close()", result.clone());
+        Ok(Outcome { sock: Some(name.to_string()), result: Some(result), ..Outcome::default() })
+    }
+
+    pub(super) fn shutdown(&mut self, name: &str, how: ShutdownHow) -> Result<Outcome, String> {
+        let (how, call) = match how {
+            ShutdownHow::Read => (Shutdown::Read, "shutdown(SHUT_RD)"),
+            ShutdownHow::Write => (Shutdown::Write, "shutdown(SHUT_WR)"),
+            ShutdownHow::Both => (Shutdown::Both, "shutdown(SHUT_RDWR)"),
+        };
+        let done = self.open(name)?.sock.shutdown(how);
+        if let Err(e) = done {
+            return Ok(self.failed(name, call, &e));
+        }
+        let detail = match how {
+            Shutdown::Write => "FIN sent: the peer will read EOF; this side can still receive",
+            Shutdown::Read => "reads now return EOF; the peer is not told",
+            Shutdown::Both => "no more sending or receiving; the socket stays open until close()",
+        };
+        let result = CallResult::ok(detail);
+        self.call(name, call, result.clone());
+        Ok(Outcome { sock: Some(name.to_string()), result: Some(result), ..Outcome::default() })
+    }
+
+    /// socket(); on failure the event is emitted and the outcome returned.
+    fn new_socket(&mut self, name: &str, addr: SocketAddr, ty: Type, proto: Protocol) -> Result<Socket, Outcome> {
+        let kind = if ty == Type::STREAM { "SOCK_STREAM" } else { "SOCK_DGRAM" };
+        let call = format!("socket({}, {kind})", family(addr));
+        match Socket::new(Domain::for_address(addr), ty, Some(proto)) {
+            Ok(s) => {
+                self.call(name, call, CallResult::ok(format!("fd {}", std::os::fd::AsRawFd::as_raw_fd(&s))));
+                Ok(s)
+            }
+            Err(e) => Err(self.failed(name, call, &e)),
+        }
+    }
+
+    /// bind(); on failure the event is emitted and the outcome returned.
+    fn bind(&mut self, name: &str, sock: &Socket, addr: SocketAddr) -> Result<SocketAddr, Outcome> {
+        let call = format!("bind({addr})");
+        if let Err(e) = sock.bind(&SockAddr::from(addr)) {
+            return Err(self.failed(name, call, &e));
+        }
+        match local_addr(sock) {
+            Ok(local) => {
+                let detail = if addr.port() == 0 {
+                    format!("bound to {local} (port 0: the kernel chose {})", local.port())
+                } else {
+                    format!("bound to {local}")
+                };
+                self.call(name, call, CallResult::ok(detail));
+                Ok(local)
+            }
+            Err(e) => Err(self.failed(name, "getsockname()", &e)),
+        }
+    }
+
+    /// A wait that ended without the event: timed out, or Ctrl-C.
+    pub(super) fn gave_up(&mut self, sock: &str, call: &str, waited: Waited, timeout: Duration, what: &str) -> Outcome {
+        let code = match waited {
+            Waited::Cancelled => nix::errno::Errno::EINTR,
+            _ => nix::errno::Errno::EAGAIN,
+        };
+        let mut result = super::errno::from_code(code as i32);
+        if let crate::event::CallResult::Err { why, .. } = &mut result {
+            *why = Some(match waited {
+                Waited::Cancelled => "cancelled with Ctrl-C".to_string(),
+                _ => format!("{what} within {} ms (--timeout MS waits longer)", timeout.as_millis()),
+            });
+        }
+        self.call(sock, call, result.clone());
+        Outcome { sock: Some(sock.to_string()), result: Some(result), ..Outcome::default() }
+    }
+}

@@ -1,0 +1,227 @@
+//! Looking at sockets: options, the `sockets` table, and kernel TCP states
+//! read from /proc/net/tcp — including connections already closed by the
+//! program but still held by the kernel (FIN_WAIT_2, TIME_WAIT…).
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use super::cancel;
+use super::command::SockOpt;
+use super::{Kind, Lab, LabSocket, Outcome, Slot};
+use crate::event::{CallResult, Event, SocketRow};
+use crate::wire::kernel::{self, KernelEntry, Proto, TcpState};
+use crate::wire::queues;
+
+impl Lab {
+    pub(super) fn opt(&mut self, name: &str, opt: SockOpt, value: Option<&str>) -> Result<Outcome, String> {
+        let s = self.open(name)?;
+        if opt == SockOpt::NoDelay && s.kind == Kind::Udp {
+            return Err("nodelay (TCP_NODELAY) is a TCP option; UDP has no Nagle algorithm".into());
+        }
+        let label = match opt {
+            SockOpt::ReuseAddr => "SO_REUSEADDR",
+            SockOpt::NoDelay => "TCP_NODELAY",
+            SockOpt::Linger => "SO_LINGER",
+            SockOpt::RcvBuf => "SO_RCVBUF",
+            SockOpt::SndBuf => "SO_SNDBUF",
+        };
+        let set = match value {
+            None => Ok(()),
+            Some(v) => set_opt(s, opt, v)?,
+        };
+        if let Err(e) = set {
+            return Ok(self.failed(name, format!("setsockopt({label}, {})", value.unwrap_or_default()), &e));
+        }
+        let now = match get_opt(s, opt) {
+            Ok(v) => v,
+            Err(e) => return Ok(self.failed(name, format!("getsockopt({label})"), &e)),
+        };
+        let shown = match (opt, now.as_str()) {
+            (SockOpt::ReuseAddr | SockOpt::NoDelay, "1") => "1 (on)".to_string(),
+            (SockOpt::ReuseAddr | SockOpt::NoDelay, _) => "0 (off)".to_string(),
+            _ => now.clone(),
+        };
+        let (call, mut detail) = match value {
+            Some(v) => (format!("setsockopt({label}, {v})"), format!("now {shown}")),
+            None => (format!("getsockopt({label})"), shown),
+        };
+        if value.is_some() && matches!(opt, SockOpt::RcvBuf | SockOpt::SndBuf) {
+            detail.push_str(" (Linux doubles the value asked for, to leave room for bookkeeping — man 7 socket)");
+        }
+        let result = CallResult::ok(detail);
+        self.call(name, call, result.clone());
+        Ok(Outcome { sock: Some(name.into()), result: Some(result), value: Some(now), ..Outcome::default() })
+    }
+
+    pub(super) fn sockets(&mut self) -> Result<Outcome, String> {
+        let tcp = kernel::read_table(Proto::Tcp).unwrap_or_default();
+        let udp = kernel::read_table(Proto::Udp).unwrap_or_default();
+        let rows = self
+            .entries
+            .iter()
+            .filter_map(|e| match &e.slot {
+                Slot::Open(s) => Some(open_row(&e.name, s, &tcp, &udp)),
+                Slot::Closed { kind: Kind::Stream, local, peer: Some(peer) } => {
+                    // Closed by us; shown only while the kernel still has it.
+                    let k = kernel::find_by_addrs(&tcp, *local, *peer)?;
+                    Some(SocketRow {
+                        name: e.name.clone(),
+                        kind: "tcp (closed)".into(),
+                        local: local.to_string(),
+                        peer: peer.to_string(),
+                        state: state_name(k),
+                        recv_q: Some(k.rx_queue.into()),
+                        send_q: Some(k.tx_queue.into()),
+                    })
+                }
+                Slot::Closed { .. } => None,
+            })
+            .collect();
+        self.emit(Event::Table { rows });
+        Ok(Outcome::default())
+    }
+
+    /// The kernel's entry for a socket: by inode while open, by its address
+    /// pair once closed (the kernel's TIME_WAIT entries have no inode).
+    pub fn kernel_entry(&self, name: &str) -> Option<KernelEntry> {
+        let entry = self.entries.iter().find(|e| e.name == name)?;
+        let table = kernel::read_table(Proto::Tcp).ok()?;
+        match &entry.slot {
+            Slot::Open(s) => {
+                let inode = kernel::socket_inode(s.sock.as_fd()).ok()?;
+                kernel::find_by_inode(&table, inode).cloned()
+            }
+            Slot::Closed { local, peer: Some(peer), .. } => kernel::find_by_addrs(&table, *local, *peer).cloned(),
+            Slot::Closed { .. } => None,
+        }
+    }
+
+    /// Whether `name` is (or was) a TCP socket netlab knows.
+    fn is_tcp(&self, name: &str) -> Option<bool> {
+        self.entries.iter().find(|e| e.name == name).map(|e| match &e.slot {
+            Slot::Open(s) => s.kind != Kind::Udp,
+            Slot::Closed { kind, .. } => *kind != Kind::Udp,
+        })
+    }
+
+    pub(super) fn wait_state(&mut self, name: &str, want: TcpState, timeout: Duration) -> Result<Outcome, String> {
+        match self.is_tcp(name) {
+            None => return Err(self.unknown(name)),
+            Some(false) => return Err(format!("'{name}' is UDP: UDP has no connection states")),
+            Some(true) => {}
+        }
+        let call = format!("wait for {want} (/proc/net/tcp)");
+        let mut last = None;
+        let found = cancel::wait_until(timeout, || {
+            let entry = self.kernel_entry(name);
+            last = entry.as_ref().and_then(KernelEntry::tcp_state);
+            entry.filter(|k| k.tcp_state() == Some(want))
+        });
+        match found {
+            Ok(k) => {
+                self.call(name, call, CallResult::ok(want.name()));
+                self.emit_kernel(name, &k);
+                let value = Some(want.name().to_string());
+                Ok(Outcome { sock: Some(name.into()), result: Some(CallResult::ok("")), value, ..Outcome::default() })
+            }
+            Err(waited) => {
+                let seen = last.map_or("gone from the kernel".to_string(), |s| format!("still {s}"));
+                let out =
+                    self.gave_up(name, &call, waited, timeout, &format!("the kernel did not show {want} ({seen})"));
+                Ok(out)
+            }
+        }
+    }
+
+    /// Emit what the kernel says about one socket right now.
+    pub fn show_kernel_state(&mut self, name: &str) -> Option<TcpState> {
+        let k = self.kernel_entry(name)?;
+        self.emit_kernel(name, &k);
+        k.tcp_state()
+    }
+
+    fn emit_kernel(&mut self, name: &str, k: &KernelEntry) {
+        let (state, meaning) = match k.tcp_state() {
+            Some(s) => (s.name().to_string(), s.meaning().to_string()),
+            None => (format!("state {}", k.state_code), String::new()),
+        };
+        self.emit(Event::Kernel { sock: name.into(), local: k.local, peer: k.peer, state, meaning });
+    }
+}
+
+fn state_name(k: &KernelEntry) -> String {
+    k.tcp_state().map_or_else(|| k.state_code.to_string(), |s| s.name().to_string())
+}
+
+fn open_row(name: &str, s: &LabSocket, tcp: &[KernelEntry], udp: &[KernelEntry]) -> SocketRow {
+    let table = if s.kind == Kind::Udp { udp } else { tcp };
+    let k = kernel::socket_inode(s.sock.as_fd()).ok().and_then(|inode| kernel::find_by_inode(table, inode));
+    let state = match (s.kind, k) {
+        (Kind::Udp, _) => "UNCONN".to_string(),
+        (_, Some(k)) => state_name(k),
+        (_, None) => "?".to_string(),
+    };
+    // For a listener the kernel reports its accept queue in rx_queue;
+    // for a connection FIONREAD / SIOCOUTQ give the byte counts.
+    let (recv_q, send_q) = match s.kind {
+        Kind::Listener => (k.map(|k| k.rx_queue.into()), None),
+        _ => (
+            queues::bytes_readable(s.sock.as_fd()).ok().map(|n| n as u64),
+            queues::bytes_unsent(s.sock.as_fd()).ok().map(|n| n as u64),
+        ),
+    };
+    SocketRow {
+        name: name.into(),
+        kind: s.kind.label().into(),
+        local: s.local.to_string(),
+        peer: s.peer.map_or("-".into(), |p| p.to_string()),
+        state,
+        recv_q,
+        send_q,
+    }
+}
+
+fn parse_switch(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" | "yes" => Ok(true),
+        "0" | "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("'{v}' is not on/off (also 1/0)")),
+    }
+}
+
+/// Outer error: the value was unusable (usage error). Inner: the kernel said no.
+fn set_opt(s: &LabSocket, opt: SockOpt, v: &str) -> Result<std::io::Result<()>, String> {
+    let sock = &s.sock;
+    Ok(match opt {
+        SockOpt::ReuseAddr => sock.set_reuse_address(parse_switch(v)?),
+        SockOpt::NoDelay => sock.set_tcp_nodelay(parse_switch(v)?),
+        SockOpt::Linger => {
+            let linger = match v {
+                "off" => None,
+                secs => Some(Duration::from_secs(
+                    secs.parse().map_err(|_| format!("linger wants seconds or off, not '{secs}'"))?,
+                )),
+            };
+            sock.set_linger(linger)
+        }
+        SockOpt::RcvBuf | SockOpt::SndBuf => {
+            let size: usize = v.parse().map_err(|_| format!("'{v}' is not a size in bytes"))?;
+            if opt == SockOpt::RcvBuf { sock.set_recv_buffer_size(size) } else { sock.set_send_buffer_size(size) }
+        }
+    })
+}
+
+fn get_opt(s: &LabSocket, opt: SockOpt) -> std::io::Result<String> {
+    let sock = &s.sock;
+    let switch = |b: bool| if b { "1" } else { "0" }.to_string();
+    Ok(match opt {
+        SockOpt::ReuseAddr => switch(sock.reuse_address()?),
+        SockOpt::NoDelay => switch(sock.tcp_nodelay()?),
+        SockOpt::Linger => match sock.linger()? {
+            None => "off".into(),
+            Some(d) => format!("{} s", d.as_secs()),
+        },
+        SockOpt::RcvBuf => sock.recv_buffer_size()?.to_string(),
+        SockOpt::SndBuf => sock.send_buffer_size()?.to_string(),
+    })
+}

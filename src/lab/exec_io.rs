@@ -1,0 +1,328 @@
+//! Moving bytes: send, sendto, recv, recvfrom, and waiting for readiness.
+
+use std::io::IoSliceMut;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+use nix::poll::PollFlags;
+use nix::sys::socket::{self as nixsock, MsgFlags, SockaddrStorage};
+use socket2::SockAddr;
+
+use super::addr::{self, AddrSpec};
+use super::cancel::{self, Waited};
+use super::command::WaitFor;
+use super::payload::{IntFormat, Payload};
+use super::{DEFAULT_TIMEOUT, Kind, Lab, LabSocket, Outcome};
+use crate::event::{CallResult, Direction, Event};
+use crate::wire::queues;
+
+/// Never raise SIGPIPE: a write to a closed connection returns EPIPE.
+const SEND_FLAGS: i32 = nix::libc::MSG_NOSIGNAL;
+
+impl Lab {
+    pub(super) fn send(&mut self, name: &str, payload: &Payload) -> Result<Outcome, String> {
+        let data = payload.bytes()?;
+        let s = self.open(name)?;
+        match s.kind {
+            Kind::Listener => return Err(listener_error(name, "send")),
+            Kind::Udp => return Err(format!("'{name}' is UDP with no peer: use sendto {name} ADDR|NAME PAYLOAD")),
+            Kind::Stream => {}
+        }
+        // A blocking send() waits until every byte is queued; SO_SNDTIMEO
+        // bounds that wait, and then send() returns how much it did take.
+        s.sock.set_write_timeout(Some(DEFAULT_TIMEOUT)).map_err(|e| e.to_string())?;
+        let call = format!("send({})", data.len());
+        let sent = match s.sock.send_with_flags(&data, SEND_FLAGS) {
+            Ok(n) => n,
+            Err(e) => return Ok(self.failed(name, call, &e)),
+        };
+        let detail = if sent == data.len() {
+            format!("{sent} bytes queued")
+        } else {
+            format!(
+                "{sent} of {} bytes queued — the send buffer filled (is the peer reading?); the other {} were not sent, call send again",
+                data.len(),
+                data.len() - sent
+            )
+        };
+        self.call(name, call, CallResult::ok(detail));
+        self.emit(Event::bytes(name, Direction::Sent, &data[..sent]));
+        Ok(Outcome {
+            sock: Some(name.into()),
+            result: Some(CallResult::ok("")),
+            bytes: Some(data[..sent].to_vec()),
+            ..Outcome::default()
+        })
+    }
+
+    pub(super) fn send_to(&mut self, name: &str, target: &AddrSpec, payload: &Payload) -> Result<Outcome, String> {
+        let data = payload.bytes()?;
+        let target = addr::loopback_for(self.resolve(target)?);
+        if !addr::is_loopback(target) {
+            return Err(format!("{target} is not a loopback address: the playground only sends to 127.0.0.0/8 or ::1"));
+        }
+        let s = self.open(name)?;
+        if s.kind != Kind::Udp {
+            return Err(format!("'{name}' is a TCP socket: sendto is for UDP; use send {name} PAYLOAD"));
+        }
+        let call = format!("sendto({target}, {})", data.len());
+        if let Err(e) = s.sock.send_to_with_flags(&data, &SockAddr::from(target), SEND_FLAGS) {
+            return Ok(self.failed(name, call, &e));
+        }
+        self.call(name, call, CallResult::ok(format!("one datagram of {} bytes", data.len())));
+        self.emit(Event::bytes(name, Direction::Sent, &data));
+        Ok(Outcome {
+            sock: Some(name.into()),
+            result: Some(CallResult::ok("")),
+            bytes: Some(data),
+            ..Outcome::default()
+        })
+    }
+
+    pub(super) fn recv(
+        &mut self,
+        name: &str,
+        size: usize,
+        peek: bool,
+        timeout: Option<Duration>,
+        decode: Option<IntFormat>,
+    ) -> Result<Outcome, String> {
+        let s = self.open(name)?;
+        match s.kind {
+            Kind::Listener => return Err(listener_error(name, "recv")),
+            Kind::Udp if decode.is_none() => return self.recv_from(name, size, peek, timeout),
+            Kind::Udp => return Err("--as works on TCP sockets; use recvfrom for UDP".into()),
+            Kind::Stream => {}
+        }
+        let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let waited = cancel::wait_fd(s.sock.as_fd(), PollFlags::POLLIN, timeout).map_err(|e| e.to_string())?;
+        if !matches!(waited, Waited::Ready(_)) {
+            return Ok(self.gave_up(name, &call, waited, timeout, "nothing arrived"));
+        }
+        let mut buf = vec![0u8; size];
+        let flags = if peek { MsgFlags::MSG_PEEK } else { MsgFlags::empty() };
+        let n = match nixsock::recv(s.sock.as_raw_fd(), &mut buf, flags) {
+            Ok(n) => n,
+            Err(e) => return Ok(self.failed(name, call, &e.into())),
+        };
+        buf.truncate(n);
+        let mut detail = match n {
+            0 => "0 bytes: EOF — the peer closed its sending side (recv will keep returning 0)".to_string(),
+            _ if peek => format!("{n} bytes (peeked: they stay queued)"),
+            _ => format!("{n} bytes"),
+        };
+        let value = decode.and_then(|f| f.decode(&buf).map(|v| (f, v)));
+        match (&value, decode) {
+            (Some((f, v)), _) => detail.push_str(&format!(", read as {}: {v}", f.name())),
+            (None, Some(f)) if n > 0 => detail.push_str(&format!(", too short for {} ({} bytes)", f.name(), f.size())),
+            _ => {}
+        }
+        self.call(name, call, CallResult::ok(detail));
+        if n > 0 {
+            self.emit(Event::bytes(name, Direction::Received, &buf));
+        }
+        let value = value.map(|(_, v)| v);
+        Ok(Outcome {
+            sock: Some(name.into()),
+            result: Some(CallResult::ok("")),
+            bytes: Some(buf),
+            value,
+            ..Outcome::default()
+        })
+    }
+
+    pub(super) fn recv_from(
+        &mut self,
+        name: &str,
+        size: usize,
+        peek: bool,
+        timeout: Option<Duration>,
+    ) -> Result<Outcome, String> {
+        let s = self.open(name)?;
+        if s.kind != Kind::Udp {
+            return Err(format!("'{name}' is TCP: recvfrom is for UDP datagrams; use recv {name}"));
+        }
+        let call = if peek { format!("recvfrom({size}, MSG_PEEK)") } else { format!("recvfrom({size})") };
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let waited = cancel::wait_fd(s.sock.as_fd(), PollFlags::POLLIN, timeout).map_err(|e| e.to_string())?;
+        if !matches!(waited, Waited::Ready(_)) {
+            return Ok(self.gave_up(name, &call, waited, timeout, "no datagram arrived"));
+        }
+        let mut buf = vec![0u8; size];
+        // MSG_TRUNC makes recvmsg return the datagram's real length even
+        // when the buffer was too small for it (man 7 udp).
+        let mut flags = MsgFlags::MSG_TRUNC;
+        if peek {
+            flags |= MsgFlags::MSG_PEEK;
+        }
+        let (real, from) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match nixsock::recvmsg::<SockaddrStorage>(s.sock.as_raw_fd(), &mut iov, None, flags) {
+                Ok(msg) => (msg.bytes, msg.address.and_then(sockaddr_to_std)),
+                Err(e) => return Ok(self.failed(name, call, &e.into())),
+            }
+        };
+        buf.truncate(real.min(size));
+        let sender = from.map_or("an unnamed sender".to_string(), |a| self.describe(a));
+        let mut detail = format!("{} bytes from {sender}", buf.len());
+        if real > size {
+            detail.push_str(&format!(
+                " — TRUNCATED: the datagram was {real} bytes (MSG_TRUNC); the other {} are gone",
+                real - size
+            ));
+        } else if real == 0 {
+            detail.push_str(" — an empty datagram: still one message, not EOF");
+        }
+        self.call(name, call, CallResult::ok(detail));
+        if !buf.is_empty() {
+            self.emit(Event::bytes(name, Direction::Received, &buf));
+        }
+        let real_len = (real > size).then_some(real);
+        Ok(Outcome {
+            sock: Some(name.into()),
+            result: Some(CallResult::ok("")),
+            bytes: Some(buf),
+            real_len,
+            ..Outcome::default()
+        })
+    }
+
+    pub(super) fn wait(&mut self, name: &str, until: &WaitFor, timeout: Option<Duration>) -> Result<Outcome, String> {
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        match until {
+            WaitFor::Readable(n) => self.wait_readable(name, *n, timeout),
+            WaitFor::State(state) => self.wait_state(name, *state, timeout),
+        }
+    }
+
+    fn wait_readable(&mut self, name: &str, want: usize, timeout: Duration) -> Result<Outcome, String> {
+        let s = self.open(name)?;
+        if s.kind == Kind::Listener {
+            return Err(format!("'{name}' is listening: wait for data on an accepted socket, or just accept {name}"));
+        }
+        let call = format!("poll(POLLIN) until FIONREAD ≥ {want}");
+        // SO_RCVLOWAT makes poll() report a TCP socket readable only once
+        // `want` bytes are queued, so waiting costs no spinning.
+        let lowat_set = s.kind == Kind::Stream && set_rcvlowat(s, want.max(1)).is_ok();
+        let waited = cancel::wait_fd(s.sock.as_fd(), PollFlags::POLLIN, timeout);
+        if lowat_set {
+            let _ = set_rcvlowat(s, 1);
+        }
+        let waited = waited.map_err(|e| e.to_string())?;
+        if !matches!(waited, Waited::Ready(_)) {
+            return Ok(self.gave_up(name, &call, waited, timeout, &format!("fewer than {want} bytes arrived")));
+        }
+        let queued = queues::bytes_readable(s.sock.as_fd()).map_err(|e| format!("FIONREAD failed: {e}"))?;
+        let result = if queued >= want {
+            CallResult::ok(format!("{queued} bytes queued"))
+        } else {
+            let why = match s.kind {
+                Kind::Udp => format!("the next datagram is {queued} bytes: UDP reports one datagram at a time"),
+                _ => format!("the peer closed with only {queued} bytes queued"),
+            };
+            CallResult::Err {
+                errno: "EOF".into(),
+                code: 0,
+                message: "fewer bytes than asked for".into(),
+                why: Some(why),
+            }
+        };
+        self.call(name, call, result.clone());
+        Ok(Outcome {
+            sock: Some(name.into()),
+            result: Some(result),
+            value: Some(queued.to_string()),
+            ..Outcome::default()
+        })
+    }
+
+    /// One `send()` of `data` on `sender`, made in a second thread, while
+    /// this thread `recv()`s `bufsize` at a time on `reader` until all of it
+    /// arrived. Returns the size of every recv — for the sticky demo, where
+    /// one send must be seen arriving in pieces.
+    pub fn send_while_reading(
+        &mut self,
+        sender: &str,
+        reader: &str,
+        data: &[u8],
+        bufsize: usize,
+    ) -> Result<Vec<usize>, String> {
+        let (s, r) = (self.open(sender)?, self.open(reader)?);
+        if s.kind != Kind::Stream || r.kind != Kind::Stream {
+            return Err("send_while_reading needs two connected TCP sockets".into());
+        }
+        s.sock.set_write_timeout(Some(DEFAULT_TIMEOUT)).map_err(|e| e.to_string())?;
+        let (sizes, sent) = std::thread::scope(|scope| {
+            let sending = scope.spawn(|| s.sock.send_with_flags(data, SEND_FLAGS));
+            let mut sizes = Vec::new();
+            let mut buf = vec![0u8; bufsize];
+            let mut total = 0;
+            while total < data.len() {
+                match cancel::wait_fd(r.sock.as_fd(), PollFlags::POLLIN, DEFAULT_TIMEOUT) {
+                    Ok(Waited::Ready(_)) => {}
+                    _ => break,
+                }
+                match nixsock::recv(r.sock.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        sizes.push(n);
+                        total += n;
+                    }
+                }
+            }
+            (sizes, sending.join())
+        });
+        let sent = match sent {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(format!("send failed: {e}")),
+            Err(_) => return Err("the sending thread panicked".into()),
+        };
+        self.call(sender, format!("send({})", data.len()), CallResult::ok(format!("{sent} bytes queued (one call)")));
+        for n in &sizes {
+            self.call(reader, format!("recv({bufsize})"), CallResult::ok(format!("{n} bytes")));
+        }
+        Ok(sizes)
+    }
+
+    /// `a (127.0.0.1:5000)` when the address is one of our sockets.
+    fn describe(&self, addr: SocketAddr) -> String {
+        let owner = self.entries.iter().find(|e| match &e.slot {
+            super::Slot::Open(s) => s.local == addr,
+            super::Slot::Closed { .. } => false,
+        });
+        match owner {
+            Some(e) => format!("{} ({addr})", e.name),
+            None => addr.to_string(),
+        }
+    }
+}
+
+fn listener_error(name: &str, call: &str) -> String {
+    format!(
+        "'{name}' is a listening socket: it only accepts; {call} on the connection accept gave you (e.g. accept {name} as conn)"
+    )
+}
+
+fn sockaddr_to_std(addr: SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    addr.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+}
+
+fn set_rcvlowat(s: &LabSocket, bytes: usize) -> std::io::Result<()> {
+    let value = nix::libc::c_int::try_from(bytes).unwrap_or(nix::libc::c_int::MAX);
+    // SAFETY: a plain int option on a valid socket fd owned by `s`.
+    let rc = unsafe {
+        nix::libc::setsockopt(
+            s.sock.as_raw_fd(),
+            nix::libc::SOL_SOCKET,
+            nix::libc::SO_RCVLOWAT,
+            (&raw const value).cast(),
+            std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}

@@ -1,0 +1,243 @@
+//! The lab: named real sockets, and the only code in netlab that touches
+//! the OS. Every command runs here and reports what happened as events.
+
+pub mod addr;
+pub mod cancel;
+pub mod command;
+pub mod errno;
+mod exec_conn;
+mod exec_info;
+mod exec_io;
+pub mod payload;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use socket2::Socket;
+
+pub use command::Command;
+
+use crate::event::{CallResult, Event, Sink};
+use addr::AddrSpec;
+
+/// Blocking calls wait this long unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Listener,
+    Stream,
+    Udp,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Listener => "tcp listener",
+            Kind::Stream => "tcp",
+            Kind::Udp => "udp",
+        }
+    }
+}
+
+pub struct LabSocket {
+    pub kind: Kind,
+    pub sock: Socket,
+    pub local: SocketAddr,
+    pub peer: Option<SocketAddr>,
+}
+
+enum Slot {
+    Open(LabSocket),
+    /// After close() the kernel may still hold the connection (FIN_WAIT_2,
+    /// TIME_WAIT…); remembering its addresses lets `sockets` show that.
+    Closed {
+        kind: Kind,
+        local: SocketAddr,
+        peer: Option<SocketAddr>,
+    },
+}
+
+struct Entry {
+    name: String,
+    slot: Slot,
+}
+
+/// What one command did, for `expect` checks and for tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// The socket the command used or created.
+    pub sock: Option<String>,
+    /// The decisive system call's result (bind for `tcp listen`…).
+    pub result: Option<CallResult>,
+    /// Bytes received, or sent.
+    pub bytes: Option<Vec<u8>>,
+    /// A datagram's real size when a small buffer truncated it.
+    pub real_len: Option<usize>,
+    /// An option's value, or an integer decoded with `recv --as`.
+    pub value: Option<String>,
+    /// The command itself was wrong: nothing reached the kernel.
+    pub usage_error: Option<String>,
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        self.usage_error.is_none() && self.result.as_ref().is_none_or(CallResult::is_ok)
+    }
+
+    pub fn errno(&self) -> Option<&str> {
+        self.result.as_ref().and_then(errno::name)
+    }
+}
+
+pub struct Lab {
+    entries: Vec<Entry>,
+    sink: Box<dyn Sink>,
+}
+
+impl Lab {
+    pub fn new(sink: Box<dyn Sink>) -> Lab {
+        Lab { entries: Vec::new(), sink }
+    }
+
+    pub fn emit(&mut self, event: Event) {
+        self.sink.emit(&event);
+    }
+
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.emit(Event::say(text));
+    }
+
+    pub fn heading(&mut self, text: impl Into<String>) {
+        self.emit(Event::Heading { text: text.into() });
+    }
+
+    /// Report whether a claim held, and return it.
+    pub fn verdict(&mut self, ok: bool, text: impl Into<String>) -> bool {
+        self.emit(Event::Verdict { ok, text: text.into() });
+        ok
+    }
+
+    /// Parse and run one command line, as typed at the prompt.
+    pub fn run_line(&mut self, line: &str) -> Outcome {
+        match Command::parse(line) {
+            Ok(cmd) => self.exec(&cmd),
+            Err(e) => self.usage_error(e),
+        }
+    }
+
+    /// Show the command, then run it: for lesson `run` steps and demos.
+    pub fn run_shown(&mut self, line: &str) -> Outcome {
+        self.emit(Event::Command { line: line.to_string() });
+        self.run_line(line)
+    }
+
+    pub fn exec(&mut self, cmd: &Command) -> Outcome {
+        cancel::reset();
+        let result = match cmd {
+            Command::TcpListen { addr, name, reuseaddr, backlog } => {
+                self.tcp_listen(addr.as_ref(), name.as_deref(), *reuseaddr, *backlog)
+            }
+            Command::TcpConnect { target, name, timeout } => self.tcp_connect(target, name.as_deref(), *timeout),
+            Command::Accept { listener, name, timeout } => self.accept(listener, name.as_deref(), *timeout),
+            Command::UdpBind { addr, name } => self.udp_bind(addr.as_ref(), name.as_deref()),
+            Command::Send { sock, payload } => self.send(sock, payload),
+            Command::SendTo { sock, target, payload } => self.send_to(sock, target, payload),
+            Command::Recv { sock, size, peek, timeout, decode } => self.recv(sock, *size, *peek, *timeout, *decode),
+            Command::RecvFrom { sock, size, peek, timeout } => self.recv_from(sock, *size, *peek, *timeout),
+            Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
+            Command::Close { sock } => self.close(sock),
+            Command::Shutdown { sock, how } => self.shutdown(sock, *how),
+            Command::Opt { sock, opt, value } => self.opt(sock, *opt, value.as_deref()),
+            Command::Sockets => self.sockets(),
+        };
+        result.unwrap_or_else(|e| self.usage_error(e))
+    }
+
+    fn usage_error(&mut self, text: String) -> Outcome {
+        self.emit(Event::error(text.clone()));
+        Outcome { usage_error: Some(text), ..Outcome::default() }
+    }
+
+    /// Names of open sockets, in creation order (for completion).
+    pub fn names(&self) -> Vec<String> {
+        self.entries.iter().filter(|e| matches!(e.slot, Slot::Open(_))).map(|e| e.name.clone()).collect()
+    }
+
+    pub fn socket(&self, name: &str) -> Option<&LabSocket> {
+        self.entries.iter().find_map(|e| match &e.slot {
+            Slot::Open(s) if e.name == name => Some(s),
+            _ => None,
+        })
+    }
+
+    /// Close every socket and forget every name.
+    pub fn close_all(&mut self) {
+        self.entries.clear();
+    }
+
+    fn open(&self, name: &str) -> Result<&LabSocket, String> {
+        match self.entries.iter().find(|e| e.name == name) {
+            Some(Entry { slot: Slot::Open(s), .. }) => Ok(s),
+            Some(_) => Err(format!("'{name}' is closed: open a new socket (sockets shows what is left)")),
+            None => Err(self.unknown(name)),
+        }
+    }
+
+    fn unknown(&self, name: &str) -> String {
+        let names = self.names();
+        if names.is_empty() {
+            return format!("no socket named '{name}': there are no sockets yet — try: tcp listen as srv");
+        }
+        format!("no socket named '{name}': open ones are {}", names.join(", "))
+    }
+
+    /// The local address of a socket, open or closed.
+    fn address_of(&self, name: &str) -> Option<SocketAddr> {
+        self.entries.iter().find(|e| e.name == name).map(|e| match &e.slot {
+            Slot::Open(s) => s.local,
+            Slot::Closed { local, .. } => *local,
+        })
+    }
+
+    fn resolve(&self, spec: &AddrSpec) -> Result<SocketAddr, String> {
+        match spec {
+            AddrSpec::Addr(a) => Ok(*a),
+            AddrSpec::Name(n) => self.address_of(n).ok_or_else(|| self.unknown(n)),
+        }
+    }
+
+    /// A fresh name: the one asked for, or `base`, `base2`, `base3`…
+    fn claim_name(&self, asked: Option<&str>, base: &str) -> Result<String, String> {
+        let taken = |n: &str| self.entries.iter().any(|e| e.name == n && matches!(e.slot, Slot::Open(_)));
+        if let Some(name) = asked {
+            if taken(name) {
+                return Err(format!("the name '{name}' is taken: close {name} first or pick another name"));
+            }
+            return Ok(name.to_string());
+        }
+        let exists = |n: &str| self.entries.iter().any(|e| e.name == n);
+        (1..)
+            .map(|i| if i == 1 { base.to_string() } else { format!("{base}{i}") })
+            .find(|n| !exists(n))
+            .ok_or_else(|| "no free socket name".to_string())
+    }
+
+    fn insert(&mut self, name: String, sock: LabSocket) {
+        // A closed socket's name may be reused; the old record goes.
+        self.entries.retain(|e| e.name != name);
+        self.entries.push(Entry { name, slot: Slot::Open(sock) });
+    }
+
+    fn call(&mut self, sock: &str, call: impl Into<String>, result: CallResult) {
+        self.emit(Event::Call { sock: sock.to_string(), call: call.into(), result });
+    }
+
+    /// Report a failed system call; the outcome carries the errno.
+    fn failed(&mut self, sock: &str, call: impl Into<String>, err: &std::io::Error) -> Outcome {
+        let result = errno::call_error(err);
+        self.call(sock, call, result.clone());
+        Outcome { sock: Some(sock.to_string()), result: Some(result), ..Outcome::default() }
+    }
+}

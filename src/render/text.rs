@@ -1,0 +1,93 @@
+//! Terminal text: a timeline of socket calls and bytes, with narration.
+
+use std::time::Duration;
+
+use colored::Colorize;
+
+use super::hexdump;
+use super::table;
+use crate::event::{CallResult, Direction, Event};
+
+/// Bytes shown inline up to this many characters, as a hexdump beyond.
+const INLINE_TEXT_MAX: usize = 72;
+const HEXDUMP_MAX_LINES: usize = 8;
+
+pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
+    let pre = |s: String| match stamp {
+        Some(t) => format!("{} {s}", format!("{:>8.1}ms", t.as_secs_f64() * 1000.0).dimmed()),
+        None => s,
+    };
+    match event {
+        Event::Heading { text } => vec![String::new(), format!("── {text} ──").bold().cyan().to_string()],
+        Event::Say { text } => text.trim_end().lines().map(str::to_string).collect(),
+        Event::Command { line } => vec![format!("{} {}", "▸".bold(), line.bold())],
+        Event::Call { sock, call, result } => call_lines(sock, call, result).into_iter().map(pre).collect(),
+        Event::Bytes { sock, dir, len, data } => bytes_lines(sock, *dir, *len, data).into_iter().map(pre).collect(),
+        Event::Kernel { sock, local, peer, state, meaning } => vec![pre(format!(
+            "{} {} {local} ↔ {peer}  {}  {}",
+            "kernel".dimmed(),
+            name(sock),
+            state.bold().magenta(),
+            meaning.dimmed()
+        ))],
+        Event::Table { rows } => table::render(rows),
+        Event::Verdict { ok: true, text } => vec![format!("{} {text}", "✓".green().bold()).green().to_string()],
+        Event::Verdict { ok: false, text } => vec![format!("{} {text}", "✗".red().bold()).red().to_string()],
+        Event::Question { ask, choices } => {
+            let mut lines = vec![format!("{} {}", "?".yellow().bold(), ask.bold())];
+            lines.extend(choices.iter().enumerate().map(|(i, c)| format!("  {}) {c}", i + 1)));
+            lines.push(format!("  {}", "answer with a number".dimmed()));
+            lines
+        }
+        Event::YourTurn { command } => {
+            vec![format!("{} type: {}", "your turn ▸".yellow().bold(), command.bold())]
+        }
+        Event::Hint { text } => {
+            let mut lines = text.trim_end().lines();
+            let first = lines.next().unwrap_or_default();
+            let mut out = vec![format!("{} {first}", "hint:".yellow().bold())];
+            out.extend(lines.map(|l| format!("      {l}")));
+            out
+        }
+        Event::Notice { text } => vec![text.dimmed().to_string()],
+        Event::Error { text } => vec![format!("{} {text}", "error:".red().bold())],
+    }
+}
+
+fn name(sock: &str) -> String {
+    format!("{sock:<5}").cyan().bold().to_string()
+}
+
+fn call_lines(sock: &str, call: &str, result: &CallResult) -> Vec<String> {
+    match result {
+        CallResult::Ok { detail } if detail.is_empty() => vec![format!("{} {call} → {}", name(sock), "ok".green())],
+        CallResult::Ok { detail } => vec![format!("{} {call} → {}", name(sock), detail.green())],
+        CallResult::Err { errno, code, message, why } => {
+            let mut lines =
+                vec![format!("{} {call} → {}", name(sock), format!("{errno} ({code}) {message}").red().bold())];
+            if let Some(why) = why {
+                lines.push(format!("      {}", why.yellow()));
+            }
+            lines
+        }
+    }
+}
+
+fn bytes_lines(sock: &str, dir: Direction, len: usize, data: &[u8]) -> Vec<String> {
+    let verb = match dir {
+        Direction::Sent => "sent",
+        Direction::Received => "got ",
+    };
+    let head = format!("{} {verb} {len} bytes", name(sock));
+    if data.is_empty() {
+        return vec![head.dimmed().to_string()];
+    }
+    let quoted = hexdump::quote_text(data);
+    if len == data.len() && hexdump::is_printable_text(data) && quoted.chars().count() <= INLINE_TEXT_MAX {
+        return vec![format!("{head}  {}", quoted.yellow())];
+    }
+    let mut lines = vec![head];
+    lines
+        .extend(hexdump::hexdump_limited(data, HEXDUMP_MAX_LINES).into_iter().map(|l| format!("      {}", l.yellow())));
+    lines
+}

@@ -1,0 +1,1 @@
+pub const REPL_WORDS: [&str; 0] = [];
