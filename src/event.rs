@@ -125,6 +125,38 @@ pub enum Event {
     Error {
         text: String,
     },
+    /// The lesson list, with the learner's progress.
+    Lessons {
+        rows: Vec<LessonRow>,
+    },
+    /// The demo list.
+    Demos {
+        rows: Vec<DemoRow>,
+    },
+    /// A problem in a lesson file, found by `netlab lint`.
+    Diagnostic {
+        file: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LessonRow {
+    pub number: usize,
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    /// `done`, `current` or `todo`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DemoRow {
+    pub name: String,
+    pub title: String,
+    pub lesson: String,
 }
 
 impl Event {

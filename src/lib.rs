@@ -4,8 +4,12 @@
 //! sockets; everything that happens becomes an [`event::Event`], and one
 //! renderer turns events into text, JSON lines or Markdown.
 
+pub mod cli;
+pub mod commands;
+pub mod demo;
 pub mod event;
 pub mod lab;
+pub mod lesson;
 pub mod proto;
 pub mod render;
 pub mod repl;

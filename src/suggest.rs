@@ -2,7 +2,7 @@
 
 /// The closest candidate within a small edit distance, if any.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
+    let limit = (word.chars().count() + 2) / 3;
     candidates
         .iter()
         .map(|c| (distance(word, c), *c))

@@ -254,6 +254,21 @@ impl Lab {
             return Err("send_while_reading needs two connected TCP sockets".into());
         }
         s.sock.set_write_timeout(Some(DEFAULT_TIMEOUT)).map_err(|e| e.to_string())?;
+        let call = format!("send({})", data.len());
+        let started = CallResult::ok("blocking in a second thread until every byte is queued…");
+        self.sink.emit(&Event::Call { sock: sender.into(), call: call.clone(), result: started });
+        // Borrow the sockets and the sink as separate fields, so the reader
+        // loop can report each recv() as it happens.
+        let find = |name: &str| {
+            self.entries.iter().find_map(|e| match &e.slot {
+                super::Slot::Open(s) if e.name == name => Some(s),
+                _ => None,
+            })
+        };
+        let (Some(s), Some(r)) = (find(sender), find(reader)) else {
+            return Err("the sockets vanished".into());
+        };
+        let sink = &mut self.sink;
         let (sizes, sent) = std::thread::scope(|scope| {
             let sending = scope.spawn(|| s.sock.send_with_flags(data, SEND_FLAGS));
             let mut sizes = Vec::new();
@@ -267,6 +282,8 @@ impl Lab {
                 match nixsock::recv(r.sock.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        let result = CallResult::ok(format!("{n} bytes"));
+                        sink.emit(&Event::Call { sock: reader.into(), call: format!("recv({bufsize})"), result });
                         sizes.push(n);
                         total += n;
                     }
@@ -279,10 +296,7 @@ impl Lab {
             Ok(Err(e)) => return Err(format!("send failed: {e}")),
             Err(_) => return Err("the sending thread panicked".into()),
         };
-        self.call(sender, format!("send({})", data.len()), CallResult::ok(format!("{sent} bytes queued (one call)")));
-        for n in &sizes {
-            self.call(reader, format!("recv({bufsize})"), CallResult::ok(format!("{n} bytes")));
-        }
+        self.call(sender, call, CallResult::ok(format!("returned {sent}: all queued, in one call")));
         Ok(sizes)
     }
 

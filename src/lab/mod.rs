@@ -94,11 +94,48 @@ impl Outcome {
 pub struct Lab {
     entries: Vec<Entry>,
     sink: Box<dyn Sink>,
+    /// Verdicts emitted so far, and how many failed (a demo's result).
+    verdicts: usize,
+    failed_verdicts: usize,
+}
+
+/// Swallows events while a lesson's earlier steps are replayed.
+struct Muted;
+
+impl Sink for Muted {
+    fn emit(&mut self, _: &Event) {}
 }
 
 impl Lab {
     pub fn new(sink: Box<dyn Sink>) -> Lab {
-        Lab { entries: Vec::new(), sink }
+        Lab { entries: Vec::new(), sink, verdicts: 0, failed_verdicts: 0 }
+    }
+
+    /// `(verdicts, failed)` so far.
+    pub fn verdict_counts(&self) -> (usize, usize) {
+        (self.verdicts, self.failed_verdicts)
+    }
+
+    /// Run `f` with a fresh, empty set of sockets (a demo inside a lesson),
+    /// then close them all and bring the learner's sockets back.
+    pub fn isolated<T>(&mut self, f: impl FnOnce(&mut Lab) -> T) -> T {
+        let saved = std::mem::take(&mut self.entries);
+        let result = f(self);
+        self.entries = saved;
+        result
+    }
+
+    /// Run `f` with every event discarded.
+    pub fn muted<T>(&mut self, f: impl FnOnce(&mut Lab) -> T) -> T {
+        let sink = std::mem::replace(&mut self.sink, Box::new(Muted));
+        let result = f(self);
+        self.sink = sink;
+        result
+    }
+
+    /// The local address of a socket, open or closed.
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.address_of(name)
     }
 
     pub fn emit(&mut self, event: Event) {
@@ -115,6 +152,8 @@ impl Lab {
 
     /// Report whether a claim held, and return it.
     pub fn verdict(&mut self, ok: bool, text: impl Into<String>) -> bool {
+        self.verdicts += 1;
+        self.failed_verdicts += usize::from(!ok);
         self.emit(Event::Verdict { ok, text: text.into() });
         ok
     }

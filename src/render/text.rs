@@ -51,6 +51,22 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
         }
         Event::Notice { text } => vec![text.dimmed().to_string()],
         Event::Error { text } => vec![format!("{} {text}", "error:".red().bold())],
+        Event::Lessons { rows } => rows
+            .iter()
+            .map(|r| {
+                let mark = match r.status.as_str() {
+                    "done" => "✓".green().bold(),
+                    "current" => "▸".yellow().bold(),
+                    _ => "·".dimmed(),
+                };
+                format!("{mark} {:>2}  {:<20} {}", r.number, r.id.bold(), r.title)
+            })
+            .collect(),
+        Event::Demos { rows } => rows
+            .iter()
+            .map(|r| format!("{:<10} {}  {}", r.name.bold(), r.title, format!("(lesson {})", r.lesson).dimmed()))
+            .collect(),
+        Event::Diagnostic { file, line, col, message } => vec![format!("{}:{line}:{col}: {message}", file.bold())],
     }
 }
 

@@ -1,1 +1,130 @@
+//! The REPL: rustyline when a person is typing, line by line when stdin is
+//! a pipe (so the playground is scriptable). Both feed a [`Session`].
+
 pub mod commands;
+mod completion;
+mod session;
+mod steps;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Config, Editor};
+
+pub use session::{Flow, Session};
+
+use crate::commands::{Failure, load_lessons, load_progress};
+use crate::event::Event;
+use crate::lab::{Lab, cancel};
+use crate::lesson::progress;
+use crate::render::{Format, Renderer};
+use completion::NetlabHelper;
+
+/// `netlab` / `netlab lesson X`: open the session and read commands.
+pub fn start(dir: Option<&Path>, lesson: Option<&str>) -> Result<(), Failure> {
+    let lessons = load_lessons(dir)?;
+    let mut renderer = Renderer::stdout(Format::Text);
+    let progress = load_progress(&mut renderer);
+    let (index, step) = match lesson {
+        Some(key) => {
+            let probe = Session::new(
+                lessons.clone(),
+                Lab::new(Box::new(Renderer::stdout(Format::Text))),
+                progress.clone(),
+                None,
+            );
+            (probe.find_lesson(key).map_err(Failure::Usage)?, 0)
+        }
+        None => progress
+            .lesson
+            .as_deref()
+            .and_then(|id| lessons.iter().position(|l| l.id == id))
+            .map_or((0, 0), |i| (i, progress.step)),
+    };
+    let mut session = Session::new(lessons, Lab::new(Box::new(renderer)), progress, progress::default_path());
+    session.open_lesson(index, step);
+    if std::io::stdin().is_terminal() {
+        interactive(&mut session);
+        Ok(())
+    } else {
+        piped(&mut session)
+    }
+}
+
+fn piped(session: &mut Session) -> Result<(), Failure> {
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        // Echo the script's commands so its transcript reads like a session.
+        if !line.trim().is_empty() {
+            session.lab.emit(Event::Command { line: format!("netlab> {}", line.trim()) });
+        }
+        if session.handle(&line) == Flow::Quit {
+            return exit_for(session);
+        }
+    }
+    session.quit();
+    exit_for(session)
+}
+
+fn exit_for(session: &Session) -> Result<(), Failure> {
+    match session.bad_lines {
+        0 => Ok(()),
+        n => Err(Failure::Usage(format!("{n} line(s) of the script were not valid commands"))),
+    }
+}
+
+fn interactive(session: &mut Session) {
+    let config = Config::builder().auto_add_history(false).max_history_size(2000).map(|b| b.build());
+    let editor = config.and_then(Editor::<NetlabHelper, FileHistory>::with_config);
+    let mut rl = match editor {
+        Ok(rl) => rl,
+        Err(e) => {
+            session.lab.emit(Event::error(format!("cannot start the line editor ({e}); reading plain lines")));
+            let _ = piped(session);
+            return;
+        }
+    };
+    let history = progress::data_dir().map(|d| d.join("history"));
+    if let Some(path) = &history {
+        let _ = std::fs::create_dir_all(path.parent().unwrap_or(path));
+        let _ = rl.load_history(path);
+    }
+    let demos = crate::demo::names().into_iter().map(String::from).collect();
+    let lessons = session.lessons().iter().map(|l| l.id.clone()).collect();
+    rl.set_helper(Some(NetlabHelper { sockets: Vec::new(), lessons, demos }));
+    if let Err(e) = cancel::install_sigint_handler() {
+        session.lab.emit(Event::error(format!("Ctrl-C cannot be caught ({e}): it will end netlab")));
+    }
+    loop {
+        if let Some(h) = rl.helper_mut() {
+            h.sockets = session.lab.names();
+        }
+        match rl.readline(&session.prompt()) {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = rl.add_history_entry(line.as_str());
+                }
+                if session.handle(&line) == Flow::Quit {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => session.interrupt(),
+            Err(ReadlineError::Eof) => {
+                session.quit();
+                break;
+            }
+            Err(e) => {
+                session.lab.emit(Event::error(format!("input error: {e}")));
+                session.quit();
+                break;
+            }
+        }
+    }
+    if let Some(path) = &history
+        && let Err(e) = rl.save_history(path)
+    {
+        session.lab.emit(Event::error(format!("cannot save history to {}: {e}", path.display())));
+    }
+}

@@ -1,0 +1,101 @@
+//! The command line: a thin clap shell; the work lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::render::Format;
+
+const EXAMPLES: &str = "\
+Examples:
+  netlab                      start (or resume) the lessons in the REPL
+  netlab lessons              list the lessons and your progress
+  netlab lesson sticky-packets
+  netlab demo sticky          watch two sends arrive in one recv, live
+  netlab demo --list
+  netlab demo udp --format json
+  netlab lint my-lessons/     check lesson files you wrote
+  printf 'tcp listen as srv\\nsockets\\n' | netlab    script the playground
+
+Exit status: 0 ok, 1 a demo's check failed, 2 usage or input error.";
+
+#[derive(Debug, Parser)]
+#[command(name = "netlab", version, about = "A learning lab for socket programming: lessons and live demos on real kernel sockets", after_help = EXAMPLES)]
+pub struct Cli {
+    /// Use the lessons in DIR instead of the built-in ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub lessons: Option<PathBuf>,
+    /// Plain output, no colors (also: NO_COLOR=1, or any non-terminal output).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// List the lessons with your progress (✓ done, ▸ current, · to do).
+    Lessons {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Open the REPL at a lesson, by id or number.
+    Lesson { lesson: String },
+    /// Run one narrated live demo and exit.
+    Demo {
+        /// Demo name (see --list).
+        name: Option<String>,
+        /// List the demos.
+        #[arg(long)]
+        list: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Check lesson files; prints file:line:col: message, exit 2 on problems.
+    Lint {
+        /// Directory of lesson files (default: --lessons DIR, else the built-in lessons).
+        dir: Option<PathBuf>,
+    },
+    /// Write the lessons as mdBook chapters (or --check that they are current).
+    Book {
+        #[arg(long, default_value = "book/src")]
+        out: PathBuf,
+        /// Compare instead of writing; exit 1 if a chapter is out of date.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Show your progress, or --reset it.
+    Progress {
+        #[arg(long)]
+        reset: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::render::init_color(cli.no_color);
+    let result = match cli.command {
+        None => crate::repl::start(cli.lessons.as_deref(), None),
+        Some(Cmd::Lesson { lesson }) => crate::repl::start(cli.lessons.as_deref(), Some(&lesson)),
+        Some(Cmd::Lessons { format }) => crate::commands::lessons(cli.lessons.as_deref(), format),
+        Some(Cmd::Demo { list: true, format, .. }) => crate::commands::demo_list(format),
+        Some(Cmd::Demo { name: None, .. }) => {
+            Err(crate::commands::Failure::Usage("which demo? `netlab demo --list` shows them".into()))
+        }
+        Some(Cmd::Demo { name: Some(name), format, .. }) => crate::commands::demo(&name, format),
+        Some(Cmd::Lint { dir }) => crate::commands::lint(dir.as_deref().or(cli.lessons.as_deref())),
+        Some(Cmd::Book { out, check }) => crate::commands::book(cli.lessons.as_deref(), &out, check),
+        Some(Cmd::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "netlab", &mut std::io::stdout());
+            Ok(())
+        }
+        Some(Cmd::Progress { reset }) => crate::commands::progress(reset),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}

@@ -1,0 +1,86 @@
+//! Narrated live demos: `netlab demo NAME`, or a `demo:` step in a lesson.
+//!
+//! Each demo is a script of playground commands — the same ones a learner
+//! types — plus verdicts that check, on every run, that the effect really
+//! happened. Timing is controlled by waiting for readiness (FIONREAD,
+//! kernel state), never by sleeping and hoping.
+
+mod byteorder;
+mod sticky;
+mod timewait;
+mod udp;
+
+use crate::event::Event;
+use crate::lab::{Lab, Outcome};
+
+pub struct DemoInfo {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// The lesson this demo belongs to.
+    pub lesson: &'static str,
+    run: fn(&mut Lab) -> Result<(), String>,
+}
+
+pub const DEMOS: &[DemoInfo] = &[
+    DemoInfo {
+        name: "byteorder",
+        title: "one u32, two byte orders, and the number you get when they disagree",
+        lesson: "byte-order",
+        run: byteorder::run,
+    },
+    DemoInfo {
+        name: "timewait",
+        title: "TIME_WAIT on the side that closes first, EADDRINUSE, and SO_REUSEADDR",
+        lesson: "timewait-reuseaddr",
+        run: timewait::run,
+    },
+    DemoInfo {
+        name: "sticky",
+        title: "sticky packets: two sends in one recv, one send in many, and the fix",
+        lesson: "sticky-packets",
+        run: sticky::run,
+    },
+    DemoInfo {
+        name: "udp",
+        title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
+        lesson: "udp-boundaries",
+        run: udp::run,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static DemoInfo> {
+    DEMOS.iter().find(|d| d.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    DEMOS.iter().map(|d| d.name).collect()
+}
+
+/// Run a demo on its own fresh sockets; true when every verdict held.
+pub fn run(demo: &DemoInfo, lab: &mut Lab) -> bool {
+    lab.isolated(|lab| {
+        let (before, failed_before) = lab.verdict_counts();
+        lab.heading(format!("demo {}: {}", demo.name, demo.title));
+        if let Err(e) = (demo.run)(lab) {
+            lab.emit(Event::error(format!("demo {} stopped: {e}", demo.name)));
+            lab.verdict(false, format!("demo {} did not finish", demo.name));
+        }
+        let (after, failed_after) = lab.verdict_counts();
+        let failed = failed_after - failed_before;
+        let total = after - before;
+        let ok = failed == 0 && total > 0;
+        let summary = if ok {
+            format!("demo {}: all {total} checks held", demo.name)
+        } else {
+            format!("demo {}: {failed} of {total} checks failed", demo.name)
+        };
+        lab.emit(Event::notice(summary));
+        ok
+    })
+}
+
+/// Run a command that the demo needs to succeed; a failure stops the demo.
+fn must(lab: &mut Lab, line: &str) -> Result<Outcome, String> {
+    let outcome = lab.run_shown(line);
+    if outcome.is_ok() { Ok(outcome) } else { Err(format!("`{line}` failed")) }
+}

@@ -1,0 +1,106 @@
+//! Tab completion: commands, then whatever the command takes next —
+//! socket names, lesson ids, demo names, option names, TCP states.
+
+use rustyline::Context;
+use rustyline::completion::Completer;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::Validator;
+
+use crate::lab::command::{SockOpt, command_words};
+
+use super::commands::REPL_WORDS;
+
+#[derive(Default)]
+pub struct NetlabHelper {
+    pub sockets: Vec<String>,
+    pub lessons: Vec<String>,
+    pub demos: Vec<String>,
+}
+
+const STATES: [&str; 9] =
+    ["ESTABLISHED", "SYN_SENT", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"];
+
+impl NetlabHelper {
+    /// Candidates for the word at position `index`, given the words before it.
+    pub fn candidates(&self, before: &[&str]) -> Vec<String> {
+        let socks = || self.sockets.clone();
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        match before {
+            [] => {
+                let mut all = words(&command_words());
+                all.extend(words(&REPL_WORDS).into_iter().filter(|w| w.len() > 1));
+                all.sort();
+                all.dedup();
+                all
+            }
+            ["tcp"] => words(&["listen", "connect"]),
+            ["udp"] => words(&["bind"]),
+            ["tcp", "connect"] | ["tcp", "listen"] | ["udp", "bind"] => socks(),
+            ["lesson"] => self.lessons.clone(),
+            ["demo"] => self.demos.clone(),
+            ["help"] => {
+                let mut all = words(&command_words());
+                all.extend(words(&REPL_WORDS));
+                all
+            }
+            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt"] => socks(),
+            ["sendto", _] => socks(),
+            ["opt", _] => words(&SockOpt::NAMES),
+            ["opt", _, "reuseaddr" | "nodelay"] => words(&["on", "off"]),
+            ["shutdown", _] => words(&["read", "write", "both"]),
+            ["wait", _] => words(&["readable", "state"]),
+            ["wait", _, "state"] => words(&STATES),
+            [.., "as"] => Vec::new(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Completer for NetlabHelper {
+    type Candidate = String;
+
+    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<String>)> {
+        let upto = &line[..pos];
+        let start = upto.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let before: Vec<&str> = upto[..start].split_whitespace().collect();
+        let partial = &upto[start..];
+        let mut found: Vec<String> = self.candidates(&before).into_iter().filter(|c| c.starts_with(partial)).collect();
+        found.dedup();
+        Ok((start, found))
+    }
+}
+
+impl Hinter for NetlabHelper {
+    type Hint = String;
+}
+
+impl Highlighter for NetlabHelper {}
+
+impl Validator for NetlabHelper {}
+
+impl rustyline::Helper for NetlabHelper {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper() -> NetlabHelper {
+        NetlabHelper {
+            sockets: vec!["srv".into(), "cli".into()],
+            lessons: vec!["sticky-packets".into()],
+            demos: vec!["sticky".into()],
+        }
+    }
+
+    #[test]
+    fn completes_by_position() {
+        let h = helper();
+        assert!(h.candidates(&[]).contains(&"sendto".to_string()));
+        assert!(h.candidates(&[]).contains(&"next".to_string()));
+        assert_eq!(h.candidates(&["send"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
+        assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
+        assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
+    }
+}

@@ -1,0 +1,201 @@
+//! A learner's session: the current lesson and step, the lab, progress.
+//! Input-agnostic — the interactive REPL, a piped script and the tests all
+//! feed it lines.
+
+use std::path::PathBuf;
+
+use crate::event::Event;
+use crate::lab::{Lab, Outcome};
+use crate::lesson::Lesson;
+use crate::lesson::progress::Progress;
+
+use super::commands;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// A step shown but waiting for the learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pending {
+    None,
+    Try(usize),
+    Predict(usize),
+}
+
+pub struct Session {
+    pub(super) lessons: Vec<Lesson>,
+    pub lab: Lab,
+    pub(super) progress: Progress,
+    progress_path: Option<PathBuf>,
+    pub(super) lesson: usize,
+    /// The next step to do.
+    pub(super) cursor: usize,
+    /// Steps whose effects (commands, demos) already happened.
+    pub(super) done: Vec<bool>,
+    pub(super) pending: Pending,
+    pub(super) last: Option<Outcome>,
+    /// Lines that were not valid commands (a piped script exits 2 if any).
+    pub bad_lines: usize,
+}
+
+impl Session {
+    pub fn new(lessons: Vec<Lesson>, lab: Lab, progress: Progress, progress_path: Option<PathBuf>) -> Session {
+        Session {
+            lessons,
+            lab,
+            progress,
+            progress_path,
+            lesson: 0,
+            cursor: 0,
+            done: Vec::new(),
+            pending: Pending::None,
+            last: None,
+            bad_lines: 0,
+        }
+    }
+
+    pub fn lessons(&self) -> &[Lesson] {
+        &self.lessons
+    }
+
+    pub(super) fn current(&self) -> Option<&Lesson> {
+        self.lessons.get(self.lesson)
+    }
+
+    /// Where a lesson id or 1-based number points.
+    pub fn find_lesson(&self, key: &str) -> Result<usize, String> {
+        if let Ok(n) = key.parse::<usize>() {
+            return (1..=self.lessons.len())
+                .contains(&n)
+                .then(|| n - 1)
+                .ok_or_else(|| format!("there is no lesson {n}: lessons are 1..{}", self.lessons.len()));
+        }
+        if let Some(i) = self.lessons.iter().position(|l| l.id == key) {
+            return Ok(i);
+        }
+        let ids: Vec<&str> = self.lessons.iter().map(|l| l.id.as_str()).collect();
+        let hint = crate::suggest::closest(key, &ids).map_or(String::new(), |s| format!("did you mean '{s}'? "));
+        Err(format!("no lesson '{key}': {hint}(list shows them)"))
+    }
+
+    /// `netlab [7/22 sticky-packets 3/9]> `
+    pub fn prompt(&self) -> String {
+        match self.current() {
+            Some(l) => format!(
+                "netlab [{}/{} {} {}/{}]> ",
+                self.lesson + 1,
+                self.lessons.len(),
+                l.id,
+                self.cursor.min(l.steps.len()),
+                l.steps.len()
+            ),
+            None => "netlab> ".to_string(),
+        }
+    }
+
+    pub fn handle(&mut self, line: &str) -> Flow {
+        let line = line.trim();
+        let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let rest = rest.trim();
+        if let Pending::Predict(i) = self.pending
+            && let Ok(n) = line.parse::<usize>()
+        {
+            self.answer(i, n);
+            return Flow::Continue;
+        }
+        match (word, rest) {
+            ("" | "next" | "n", "") => self.next(),
+            ("back" | "b", "") => self.back(),
+            ("hint" | "h", "") => self.hint(),
+            ("list" | "l" | "lessons", "") => self.list(),
+            ("lesson", "") => self.lab.emit(Event::error("which lesson? e.g. `lesson sticky-packets` or `lesson 2`")),
+            ("lesson", key) => match self.find_lesson(key) {
+                Ok(i) => self.open_lesson(i, 0),
+                Err(e) => self.usage(e),
+            },
+            ("demo", "") => self.lab.emit(Event::Demos { rows: crate::commands::demo_rows() }),
+            ("demo", name) => self.demo(name),
+            ("help" | "?", topic) => {
+                for e in commands::help((!topic.is_empty()).then_some(topic)) {
+                    self.lab.emit(e);
+                }
+            }
+            ("reset", "") => self.reset(),
+            ("quit" | "q" | "exit", "") => {
+                self.quit();
+                return Flow::Quit;
+            }
+            ("next" | "n" | "back" | "b" | "hint" | "h" | "list" | "l" | "reset" | "quit" | "q", _) => {
+                self.usage(format!("{word} takes no arguments"));
+            }
+            _ => self.playground(line),
+        }
+        Flow::Continue
+    }
+
+    fn playground(&mut self, line: &str) {
+        let outcome = self.lab.run_line(line);
+        if outcome.usage_error.is_some() {
+            self.bad_lines += 1;
+        }
+        if let Pending::Try(i) = self.pending {
+            self.check_try(i, line, &outcome);
+        }
+        self.last = Some(outcome);
+    }
+
+    pub(super) fn usage(&mut self, text: String) {
+        self.bad_lines += 1;
+        self.lab.emit(Event::error(text));
+    }
+
+    fn demo(&mut self, name: &str) {
+        match crate::demo::find(name) {
+            Some(info) => {
+                crate::demo::run(info, &mut self.lab);
+            }
+            None => {
+                let hint = crate::suggest::closest(name, &crate::demo::names())
+                    .map_or(String::new(), |s| format!("did you mean '{s}'? "));
+                self.usage(format!("no demo '{name}': {hint}(`demo` lists them)"));
+            }
+        }
+    }
+
+    fn list(&mut self) {
+        let mut progress = self.progress.clone();
+        progress.lesson = self.current().map(|l| l.id.clone());
+        let rows = crate::commands::lesson_rows(&self.lessons, &progress);
+        self.lab.emit(Event::Lessons { rows });
+    }
+
+    /// Ctrl-C at the prompt: cancel a waiting step, never leave.
+    pub fn interrupt(&mut self) {
+        let text = if self.pending != Pending::None {
+            self.pending = Pending::None;
+            "step cancelled — Enter shows it again; quit or Ctrl-D leaves"
+        } else {
+            "(Ctrl-C) type quit or press Ctrl-D to leave"
+        };
+        self.lab.emit(Event::notice(text));
+    }
+
+    pub fn quit(&mut self) {
+        self.save();
+        self.lab.close_all();
+        self.lab.emit(Event::notice("progress saved, every socket closed. Bye!"));
+    }
+
+    pub(super) fn save(&mut self) {
+        self.progress.lesson = self.current().map(|l| l.id.clone());
+        self.progress.step = self.cursor;
+        if let Some(path) = &self.progress_path
+            && let Err(e) = self.progress.save(path)
+        {
+            self.lab.emit(Event::error(e));
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Moving through a lesson: next, back, hint, reset, answers and tries.
+
+use crate::event::Event;
+use crate::lab::{Command, Outcome};
+use crate::lesson::Step;
+use crate::lesson::expect;
+use crate::lesson::model::Expect;
+
+use super::session::{Pending, Session};
+
+impl Session {
+    /// Go to lesson `index`, with its first `at_step` steps already done:
+    /// their commands are replayed quietly on fresh sockets, so a resumed
+    /// lesson has the sockets its next step needs.
+    pub fn open_lesson(&mut self, index: usize, at_step: usize) {
+        let Some(lesson) = self.lessons.get(index).cloned() else { return };
+        self.lab.close_all();
+        self.lesson = index;
+        self.pending = Pending::None;
+        self.last = None;
+        let at_step = at_step.min(lesson.steps.len());
+        self.done = vec![false; lesson.steps.len()];
+        self.cursor = 0;
+        let mut replay_failed = false;
+        self.lab.muted(|lab| {
+            for step in &lesson.steps[..at_step] {
+                if let Step::Run { line, .. } | Step::Try { line, .. } = step {
+                    replay_failed |= lab.run_line(line).usage_error.is_some();
+                }
+            }
+        });
+        self.done[..at_step].fill(true);
+        self.cursor = at_step;
+        self.lab.heading(format!("lesson {}/{}: {}", index + 1, self.lessons.len(), lesson.title));
+        if !lesson.summary.is_empty() {
+            self.lab.say(lesson.summary.clone());
+        }
+        let missing: Vec<&str> =
+            lesson.requires.iter().filter(|r| !self.progress.is_completed(r)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            self.lab.emit(Event::notice(format!("this lesson builds on: {}", missing.join(", "))));
+        }
+        if at_step > 0 {
+            self.lab.emit(Event::notice(format!(
+                "resuming at step {}/{} — the earlier steps' commands were replayed on fresh sockets{}",
+                at_step + 1,
+                lesson.steps.len(),
+                if replay_failed { " (some failed: `reset` starts the lesson over)" } else { "" }
+            )));
+        }
+        self.lab.emit(Event::notice("press Enter (or type next) for each step · hint · list · help · quit"));
+        self.save();
+    }
+
+    pub(super) fn next(&mut self) {
+        let Some(lesson) = self.current().cloned() else {
+            self.lab.emit(Event::notice("no lessons loaded; the playground commands still work (help)"));
+            return;
+        };
+        match self.pending {
+            Pending::Try(i) => {
+                self.pending = Pending::None;
+                if let Step::Try { line, expect, .. } = &lesson.steps[i] {
+                    self.lab.emit(Event::notice("netlab runs it for you:"));
+                    self.run_step(i, line, expect.as_ref());
+                }
+                return self.advance(i + 1);
+            }
+            Pending::Predict(i) => {
+                self.pending = Pending::None;
+                if let Step::Predict { predict, .. } = &lesson.steps[i] {
+                    self.reveal(predict, None);
+                }
+                return self.advance(i + 1);
+            }
+            Pending::None => {}
+        }
+        if self.cursor >= lesson.steps.len() {
+            if self.lesson + 1 < self.lessons.len() {
+                self.open_lesson(self.lesson + 1, 0);
+            } else {
+                self.lab.emit(Event::notice("that was the last lesson — `list` to revisit one, `demo` for the demos"));
+            }
+            return;
+        }
+        let i = self.cursor;
+        match &lesson.steps[i] {
+            Step::Say(text) => self.lab.say(text.clone()),
+            Step::Hint(text) => self.lab.emit(Event::Hint { text: text.clone() }),
+            Step::Run { line, expect, .. } if !self.done[i] => self.run_step(i, line, expect.as_ref()),
+            Step::Run { line, .. } => self.already(line),
+            Step::Expect(e) => self.check(e),
+            Step::Demo(name) => self.demo_step(i, name),
+            Step::Try { line, .. } if self.done[i] => self.already(line),
+            Step::Try { line, .. } => {
+                self.lab.emit(Event::YourTurn { command: line.clone() });
+                self.pending = Pending::Try(i);
+                return;
+            }
+            Step::Predict { predict, .. } => {
+                self.lab.emit(Event::Question { ask: predict.ask.clone(), choices: predict.choices.clone() });
+                self.pending = Pending::Predict(i);
+                return;
+            }
+        }
+        self.advance(i + 1);
+    }
+
+    fn already(&mut self, line: &str) {
+        self.lab.emit(Event::Command { line: line.to_string() });
+        self.lab.emit(Event::notice("(already done — type it to run it again)"));
+    }
+
+    fn demo_step(&mut self, i: usize, name: &str) {
+        match crate::demo::find(name) {
+            Some(info) => {
+                crate::demo::run(info, &mut self.lab);
+                self.done[i] = true;
+            }
+            None => self.lab.emit(Event::error(format!("this lesson names an unknown demo '{name}'"))),
+        }
+    }
+
+    fn run_step(&mut self, i: usize, line: &str, expect: Option<&Expect>) {
+        let outcome = self.lab.run_shown(line);
+        self.done[i] = true;
+        if let Some(e) = expect {
+            self.verdicts(e, &outcome);
+        }
+        self.last = Some(outcome);
+    }
+
+    fn check(&mut self, e: &Expect) {
+        match self.last.clone() {
+            Some(outcome) => {
+                self.verdicts(e, &outcome);
+            }
+            None => self.lab.emit(Event::notice("(nothing ran yet to check)")),
+        }
+    }
+
+    fn verdicts(&mut self, e: &Expect, outcome: &Outcome) -> bool {
+        let mut all = true;
+        for (held, text) in expect::check(e, outcome, &self.lab) {
+            all &= self.lab.verdict(held, text);
+        }
+        all
+    }
+
+    /// Move the cursor on; finishing the last step completes the lesson.
+    fn advance(&mut self, to: usize) {
+        let Some(lesson) = self.current() else { return };
+        let (id, len) = (lesson.id.clone(), lesson.steps.len());
+        self.cursor = to;
+        if to == len {
+            self.progress.complete(&id);
+            self.lab.verdict(true, format!("lesson {id} complete"));
+            let next = self.lessons.get(self.lesson + 1).map(|l| l.id.clone());
+            let text = match next {
+                Some(n) => format!("press Enter for the next lesson, {n}"),
+                None => "that was the last lesson — well done".into(),
+            };
+            self.lab.emit(Event::notice(text));
+        }
+        self.save();
+    }
+
+    pub(super) fn back(&mut self) {
+        self.pending = Pending::None;
+        if self.cursor == 0 {
+            self.lab.emit(Event::notice("this is the first step (Enter shows it)"));
+            return;
+        }
+        let target = self.cursor.saturating_sub(2);
+        let Some(step) = self.current().and_then(|l| l.steps.get(target)).cloned() else { return };
+        match &step {
+            Step::Say(text) => self.lab.say(text.clone()),
+            Step::Hint(text) => self.lab.emit(Event::Hint { text: text.clone() }),
+            Step::Run { line, .. } | Step::Try { line, .. } => self.already(line),
+            Step::Predict { predict, .. } => {
+                self.lab.emit(Event::Question { ask: predict.ask.clone(), choices: predict.choices.clone() });
+                self.reveal(predict, None);
+            }
+            Step::Expect(_) => self.lab.emit(Event::notice("(a check of the step before)")),
+            Step::Demo(name) => self.lab.emit(Event::notice(format!("(demo {name} — `demo {name}` runs it again)"))),
+        }
+        self.cursor = target + 1;
+        self.save();
+    }
+
+    pub(super) fn hint(&mut self) {
+        let index = match self.pending {
+            Pending::Try(i) | Pending::Predict(i) => i,
+            Pending::None => self.cursor.saturating_sub(1),
+        };
+        let step = self.current().and_then(|l| l.steps.get(index));
+        let text = match step {
+            Some(s @ Step::Try { line, .. }) => Some(s.hint().map_or(format!("type: {line}"), str::to_string)),
+            Some(s) => s.hint().map(str::to_string),
+            None => None,
+        };
+        let text = text.unwrap_or_else(|| "no hint here — press Enter for the next step".into());
+        self.lab.emit(Event::Hint { text });
+    }
+
+    pub(super) fn reset(&mut self) {
+        self.lab.emit(Event::notice("every socket closed; the lesson starts over"));
+        self.open_lesson(self.lesson, 0);
+    }
+
+    pub(super) fn answer(&mut self, i: usize, n: usize) {
+        let Some(Step::Predict { predict, .. }) = self.current().and_then(|l| l.steps.get(i)).cloned() else { return };
+        if !(1..=predict.choices.len()).contains(&n) {
+            return self.usage(format!("answer with a number from 1 to {}", predict.choices.len()));
+        }
+        self.pending = Pending::None;
+        self.reveal(&predict, Some(n));
+        self.advance(i + 1);
+    }
+
+    fn reveal(&mut self, predict: &crate::lesson::model::Predict, given: Option<usize>) {
+        let right = predict.choices.get(predict.answer - 1).cloned().unwrap_or_default();
+        let mut text = match given {
+            Some(n) if n == predict.answer => format!("right: {right}"),
+            Some(_) => format!("not quite — the answer is {}: {right}", predict.answer),
+            None => format!("the answer is {}: {right}", predict.answer),
+        };
+        if let Some(explain) = &predict.explain {
+            text.push_str(&format!("\n{}", explain.trim_end()));
+        }
+        match given {
+            Some(n) => {
+                self.lab.verdict(n == predict.answer, text);
+            }
+            None => self.lab.say(text),
+        }
+    }
+
+    /// The learner typed a command while a `try` step waits.
+    pub(super) fn check_try(&mut self, i: usize, typed: &str, outcome: &Outcome) {
+        let Some(Step::Try { command, expect, line, .. }) = self.current().and_then(|l| l.steps.get(i)).cloned() else {
+            return;
+        };
+        let Ok(typed) = Command::parse(typed) else { return };
+        let same = typed == command || same_but_auto_named(&typed, &command, outcome);
+        let achieved = expect.as_ref().is_some_and(|e| expect::check(e, outcome, &self.lab).iter().all(|(ok, _)| *ok));
+        if same || achieved {
+            if let Some(e) = &expect {
+                self.verdicts(e, outcome);
+            }
+            self.done[i] = true;
+            self.pending = Pending::None;
+            self.lab.verdict(true, "that's it");
+            self.advance(i + 1);
+        } else {
+            self.lab.emit(Event::notice(format!(
+                "that ran, but this step asks for: {line}  (hint, or Enter to let netlab run it)"
+            )));
+        }
+    }
+}
+
+/// `tcp connect srv` when the step says `tcp connect srv as cli`, and the
+/// auto-chosen name happened to be `cli`.
+fn same_but_auto_named(typed: &Command, wanted: &Command, outcome: &Outcome) -> bool {
+    let wanted_name = wanted.subject();
+    if typed.subject().is_some() || wanted_name.is_none() || outcome.sock.as_deref() != wanted_name {
+        return false;
+    }
+    let mut unnamed = wanted.clone();
+    match &mut unnamed {
+        Command::TcpListen { name, .. }
+        | Command::TcpConnect { name, .. }
+        | Command::Accept { name, .. }
+        | Command::UdpBind { name, .. } => *name = None,
+        _ => return false,
+    }
+    unnamed == *typed
+}
