@@ -2,7 +2,7 @@
 
 /// The closest candidate within a small edit distance, if any.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() + 2) / 3;
+    let limit = word.chars().count().div_ceil(3);
     candidates
         .iter()
         .map(|c| (distance(word, c), *c))

@@ -34,7 +34,7 @@ impl Lab {
         let name = self.claim_name(name, "srv")?;
         let sock = match self.new_socket(&name, addr, Type::STREAM, Protocol::TCP) {
             Ok(s) => s,
-            Err(failed) => return Ok(failed),
+            Err(failed) => return Ok(*failed),
         };
         // Rust's std TcpListener always sets SO_REUSEADDR; socket2 lets the
         // lab leave it off so EADDRINUSE can be shown honestly.
@@ -44,7 +44,7 @@ impl Lab {
         self.call(&name, format!("setsockopt(SO_REUSEADDR, {})", u8::from(reuseaddr)), CallResult::ok(""));
         let local = match self.bind(&name, &sock, addr) {
             Ok(local) => local,
-            Err(failed) => return Ok(failed),
+            Err(failed) => return Ok(*failed),
         };
         if let Err(e) = sock.listen(backlog) {
             return Ok(self.failed(&name, format!("listen({backlog})"), &e));
@@ -60,11 +60,11 @@ impl Lab {
         let name = self.claim_name(name, "udp")?;
         let sock = match self.new_socket(&name, addr, Type::DGRAM, Protocol::UDP) {
             Ok(s) => s,
-            Err(failed) => return Ok(failed),
+            Err(failed) => return Ok(*failed),
         };
         let local = match self.bind(&name, &sock, addr) {
             Ok(local) => local,
-            Err(failed) => return Ok(failed),
+            Err(failed) => return Ok(*failed),
         };
         self.insert(name.clone(), LabSocket { kind: Kind::Udp, sock, local, peer: None });
         let result = CallResult::ok(format!("bound to {local}"));
@@ -86,7 +86,7 @@ impl Lab {
         let name = self.claim_name(name, "cli")?;
         let sock = match self.new_socket(&name, target, Type::STREAM, Protocol::TCP) {
             Ok(s) => s,
-            Err(failed) => return Ok(failed),
+            Err(failed) => return Ok(*failed),
         };
         let call = format!("connect({target})");
         if let Err(e) = sock.connect_timeout(&SockAddr::from(target), timeout.unwrap_or(DEFAULT_TIMEOUT)) {
@@ -163,7 +163,7 @@ impl Lab {
     }
 
     /// socket(); on failure the event is emitted and the outcome returned.
-    fn new_socket(&mut self, name: &str, addr: SocketAddr, ty: Type, proto: Protocol) -> Result<Socket, Outcome> {
+    fn new_socket(&mut self, name: &str, addr: SocketAddr, ty: Type, proto: Protocol) -> Result<Socket, Box<Outcome>> {
         let kind = if ty == Type::STREAM { "SOCK_STREAM" } else { "SOCK_DGRAM" };
         let call = format!("socket({}, {kind})", family(addr));
         match Socket::new(Domain::for_address(addr), ty, Some(proto)) {
@@ -171,15 +171,15 @@ impl Lab {
                 self.call(name, call, CallResult::ok(format!("fd {}", std::os::fd::AsRawFd::as_raw_fd(&s))));
                 Ok(s)
             }
-            Err(e) => Err(self.failed(name, call, &e)),
+            Err(e) => Err(Box::new(self.failed(name, call, &e))),
         }
     }
 
     /// bind(); on failure the event is emitted and the outcome returned.
-    fn bind(&mut self, name: &str, sock: &Socket, addr: SocketAddr) -> Result<SocketAddr, Outcome> {
+    fn bind(&mut self, name: &str, sock: &Socket, addr: SocketAddr) -> Result<SocketAddr, Box<Outcome>> {
         let call = format!("bind({addr})");
         if let Err(e) = sock.bind(&SockAddr::from(addr)) {
-            return Err(self.failed(name, call, &e));
+            return Err(Box::new(self.failed(name, call, &e)));
         }
         match local_addr(sock) {
             Ok(local) => {
@@ -191,7 +191,7 @@ impl Lab {
                 self.call(name, call, CallResult::ok(detail));
                 Ok(local)
             }
-            Err(e) => Err(self.failed(name, "getsockname()", &e)),
+            Err(e) => Err(Box::new(self.failed(name, "getsockname()", &e))),
         }
     }
 

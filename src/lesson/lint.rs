@@ -105,12 +105,16 @@ fn valid_id(id: &str) -> bool {
         && id.split('-').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
 }
 
-/// serde's message ends with " at line X column Y"; the prefix says that.
+/// serde's message ends with " at line X column Y" (the prefix says that)
+/// and counts steps from 0 (`steps[0]`); authors count from 1.
 fn yaml_message(msg: &str) -> String {
     let msg = msg.split(" at line ").next().unwrap_or(msg);
-    match msg.strip_prefix("steps[") {
-        Some(rest) => format!("step {}", rest.replacen(']', "", 1)),
-        None => msg.to_string(),
+    let Some(rest) = msg.strip_prefix("steps[") else { return msg.to_string() };
+    match rest.split_once(']') {
+        Some((n, tail)) if n.parse::<usize>().is_ok() => {
+            format!("step {}{tail}", n.parse::<usize>().unwrap_or_default() + 1)
+        }
+        _ => msg.to_string(),
     }
 }
 

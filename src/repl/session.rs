@@ -61,6 +61,28 @@ impl Session {
         &self.lessons
     }
 
+    /// What the waiting step wants typed: the `try` command, or the right
+    /// answer's number. (How tests and `next` walk a lesson faithfully.)
+    pub fn expected_input(&self) -> Option<String> {
+        let step = |i: usize| self.current().and_then(|l| l.steps.get(i));
+        match self.pending {
+            Pending::Try(i) => match step(i) {
+                Some(crate::lesson::Step::Try { line, .. }) => Some(line.clone()),
+                _ => None,
+            },
+            Pending::Predict(i) => match step(i) {
+                Some(crate::lesson::Step::Predict { predict, .. }) => Some(predict.answer.to_string()),
+                _ => None,
+            },
+            Pending::None => None,
+        }
+    }
+
+    /// Every step of the current lesson is done.
+    pub fn lesson_finished(&self) -> bool {
+        self.current().is_none_or(|l| self.cursor >= l.steps.len())
+    }
+
     pub(super) fn current(&self) -> Option<&Lesson> {
         self.lessons.get(self.lesson)
     }
