@@ -134,6 +134,7 @@ pub fn book(dir: Option<&Path>, out: &Path, check: bool) -> Result<(), Failure> 
     let lessons = load_lessons(dir)?;
     let files = crate::render::markdown::book_files(&lessons);
     let mut stale = Vec::new();
+    let mut written = 0;
     for (rel, text) in &files {
         let path = out.join(rel);
         let current = std::fs::read_to_string(&path).ok();
@@ -149,6 +150,7 @@ pub fn book(dir: Option<&Path>, out: &Path, check: bool) -> Result<(), Failure> 
                 .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", parent.display())))?;
         }
         std::fs::write(&path, text).map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+        written += 1;
     }
     let mut r = Renderer::stdout(Format::Text);
     if !stale.is_empty() {
@@ -157,8 +159,12 @@ pub fn book(dir: Option<&Path>, out: &Path, check: bool) -> Result<(), Failure> 
             stale.join(", ")
         )));
     }
-    let verb = if check { "up to date" } else { "written" };
-    r.emit(&Event::notice(format!("{} chapters {verb} in {}", files.len(), out.display())));
+    let text = if check {
+        format!("{} book files in {} are up to date with the lessons", files.len(), out.display())
+    } else {
+        format!("{written} of {} book files written to {} (the rest were current)", files.len(), out.display())
+    };
+    r.emit(&Event::notice(text));
     Ok(())
 }
 

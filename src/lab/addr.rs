@@ -69,8 +69,8 @@ mod tests {
     fn forms() {
         let a = |s: &str| AddrSpec::parse(s).unwrap();
         assert_eq!(a("127.0.0.1:80"), AddrSpec::Addr("127.0.0.1:80".parse().unwrap()));
-        assert_eq!(a("8000"), AddrSpec::Addr("127.0.0.1:8000".parse().unwrap()));
-        assert_eq!(a(":8000"), AddrSpec::Addr("127.0.0.1:8000".parse().unwrap()));
+        assert_eq!(a("999"), AddrSpec::Addr("127.0.0.1:999".parse().unwrap()));
+        assert_eq!(a(":999"), AddrSpec::Addr("127.0.0.1:999".parse().unwrap()));
         assert_eq!(a("[::1]:0"), AddrSpec::Addr("[::1]:0".parse().unwrap()));
         assert_eq!(a("::1"), AddrSpec::Addr("[::1]:0".parse().unwrap()));
         assert_eq!(a("0.0.0.0"), AddrSpec::Addr("0.0.0.0:0".parse().unwrap()));

@@ -21,7 +21,9 @@ extern "C" fn on_sigint(_: nix::libc::c_int) {
 /// one-shot `netlab demo` keeps the default so Ctrl-C simply ends it).
 pub fn install_sigint_handler() -> nix::Result<()> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(SigHandler::Handler(on_sigint), SaFlags::SA_RESTART, SigSet::empty());
+    // No SA_RESTART: a blocking send() interrupted by Ctrl-C returns (with
+    // EINTR, or the bytes it managed) instead of carrying on.
+    let action = SigAction::new(SigHandler::Handler(on_sigint), SaFlags::empty(), SigSet::empty());
     // SAFETY: the handler only performs an atomic store, which is async-signal-safe.
     unsafe { sigaction(Signal::SIGINT, &action) }.map(|_| ())
 }

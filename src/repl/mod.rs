@@ -54,8 +54,16 @@ pub fn start(dir: Option<&Path>, lesson: Option<&str>) -> Result<(), Failure> {
 }
 
 fn piped(session: &mut Session) -> Result<(), Failure> {
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
+    let mut input = std::io::stdin().lock();
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        match input.read_until(b'\n', &mut raw) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        // A stray invalid byte in a script should not end it.
+        let line = String::from_utf8_lossy(&raw);
         // Echo the script's commands so its transcript reads like a session.
         if !line.trim().is_empty() {
             session.lab.emit(Event::Command { line: format!("netlab> {}", line.trim()) });

@@ -219,7 +219,7 @@ impl Session {
     }
 
     fn reveal(&mut self, predict: &crate::lesson::model::Predict, given: Option<usize>) {
-        let right = predict.choices.get(predict.answer - 1).cloned().unwrap_or_default();
+        let right = predict.choices.get(predict.answer.saturating_sub(1)).cloned().unwrap_or_default();
         let mut text = match given {
             Some(n) if n == predict.answer => format!("right: {right}"),
             Some(_) => format!("not quite — the answer is {}: {right}", predict.answer),
