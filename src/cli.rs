@@ -18,7 +18,8 @@ Examples:
   netlab lint my-lessons/     check lesson files you wrote
   printf 'tcp listen as srv\\nsockets\\n' | netlab    script the playground
 
-Exit status: 0 ok, 1 a demo's check failed, 2 usage or input error.";
+Exit status: 0 ok, 1 a check failed (a demo's expected effect, or book --check),
+2 usage or input error.";
 
 #[derive(Debug, Parser)]
 #[command(name = "netlab", version, about = "A learning lab for socket programming: lessons and live demos on real kernel sockets", after_help = EXAMPLES)]

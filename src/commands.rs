@@ -103,9 +103,7 @@ pub fn demo_list(format: Format) -> Result<(), Failure> {
 
 pub fn demo(name: &str, format: Format) -> Result<(), Failure> {
     let Some(info) = crate::demo::find(name) else {
-        let hint = crate::suggest::closest(name, &crate::demo::names())
-            .map_or(String::new(), |s| format!("did you mean '{s}'? "));
-        return Err(Failure::Usage(format!("no demo named '{name}': {hint}(netlab demo --list shows them)")));
+        return Err(Failure::Usage(crate::demo::unknown(name)));
     };
     let renderer = Renderer::stdout(format).with_timestamps(true);
     let mut lab = Lab::new(Box::new(renderer));

@@ -65,7 +65,7 @@ fn usage_errors_exit_2_with_one_clear_line() {
     let home = Home::new("usage");
     let bad = home.run(&["demo", "stiky"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("no demo named 'stiky': did you mean 'sticky'?"), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("no demo named 'stiky' — did you mean 'sticky'?"), "{}", stderr(&bad));
     assert_eq!(home.run(&["--frobnicate"]).status.code(), Some(2));
     let missing = home.run(&["--lessons", "/nonexistent/x", "lessons"]);
     assert_eq!(missing.status.code(), Some(2));

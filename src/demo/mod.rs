@@ -56,6 +56,15 @@ pub fn names() -> Vec<&'static str> {
     DEMOS.iter().map(|d| d.name).collect()
 }
 
+/// The message for a demo name that does not exist.
+pub fn unknown(name: &str) -> String {
+    let names = names();
+    match crate::suggest::closest(name, &names) {
+        Some(s) => format!("no demo named '{name}' — did you mean '{s}'?"),
+        None => format!("no demo named '{name}' — demos are {}", names.join(", ")),
+    }
+}
+
 /// Run a demo on its own fresh sockets; true when every verdict held.
 pub fn run(demo: &DemoInfo, lab: &mut Lab) -> bool {
     lab.isolated(|lab| {

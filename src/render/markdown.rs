@@ -29,21 +29,70 @@ pub fn chapter(lesson: &Lesson, number: usize) -> String {
     if !lesson.summary.is_empty() {
         let _ = writeln!(md, "*{}*\n", lesson.summary);
     }
-    let _ = writeln!(md, "In the REPL: `netlab lesson {}`", lesson.id);
+    let _ = write!(md, "In the REPL: `netlab lesson {}`", lesson.id);
     if !lesson.requires.is_empty() {
-        let _ = writeln!(md, " · after: {}", lesson.requires.join(", "));
+        let _ = write!(md, " · after: {}", lesson.requires.join(", "));
     }
-    md.push('\n');
+    md.push_str("\n\n");
+    // Consecutive `run` steps read as one terminal session, so they share
+    // one code block until a step with something else to say.
+    let mut session: Vec<&str> = Vec::new();
     for step in &lesson.steps {
-        step_markdown(&mut md, step);
+        match step {
+            Step::Run { line, expect: None, .. } => session.push(line),
+            Step::Run { line, expect: Some(e), .. } => {
+                session.push(line);
+                flush(&mut md, &mut session);
+                expectation(&mut md, Some(e));
+            }
+            other => {
+                flush(&mut md, &mut session);
+                step_markdown(&mut md, other);
+            }
+        }
     }
+    flush(&mut md, &mut session);
     md
+}
+
+fn flush(md: &mut String, session: &mut Vec<&str>) {
+    if session.is_empty() {
+        return;
+    }
+    md.push_str("```text\n");
+    for line in session.drain(..) {
+        let _ = writeln!(md, "netlab> {line}");
+    }
+    md.push_str("```\n\n");
+}
+
+/// Lesson prose, where lines indented two or more spaces are code (the
+/// REPL shows them as typed; Markdown would run them into the paragraph).
+fn prose(text: &str, quote: &str) -> String {
+    let mut out = String::new();
+    let mut in_code = false;
+    for line in text.trim_end().lines() {
+        let code = line.starts_with("  ");
+        if code != in_code {
+            out.push_str(quote);
+            out.push_str(if code { "```text\n" } else { "```\n" });
+            in_code = code;
+        }
+        out.push_str(quote);
+        out.push_str(if code { line.get(2..).unwrap_or_default() } else { line });
+        out.push('\n');
+    }
+    if in_code {
+        out.push_str(quote);
+        out.push_str("```\n");
+    }
+    out
 }
 
 fn step_markdown(md: &mut String, step: &Step) {
     match step {
         Step::Say(text) => {
-            let _ = writeln!(md, "{}\n", text.trim_end());
+            let _ = writeln!(md, "{}", prose(text, ""));
         }
         Step::Run { line, expect, .. } => {
             let _ = writeln!(md, "```text\nnetlab> {line}\n```\n");
@@ -64,7 +113,7 @@ fn step_markdown(md: &mut String, step: &Step) {
             let answer = predict.choices.get(predict.answer.saturating_sub(1)).map_or("", String::as_str);
             let _ = write!(md, "\n<details><summary>Answer</summary>\n\n{}. {answer}", predict.answer);
             if let Some(explain) = &predict.explain {
-                let _ = write!(md, " — {}", explain.trim_end());
+                let _ = write!(md, "\n\n{}", prose(explain, "").trim_end());
             }
             md.push_str("\n\n</details>\n\n");
         }
@@ -73,7 +122,7 @@ fn step_markdown(md: &mut String, step: &Step) {
             let _ = writeln!(md, "```text\n$ netlab demo {name}\n```\n");
         }
         Step::Hint(text) => {
-            let _ = writeln!(md, "> **Hint:** {}\n", text.trim_end().replace('\n', "\n> "));
+            let _ = writeln!(md, "> **Hint:**\n>\n{}", prose(text, "> "));
         }
     }
 }

@@ -99,8 +99,10 @@ impl Session {
             return Ok(i);
         }
         let ids: Vec<&str> = self.lessons.iter().map(|l| l.id.as_str()).collect();
-        let hint = crate::suggest::closest(key, &ids).map_or(String::new(), |s| format!("did you mean '{s}'? "));
-        Err(format!("no lesson '{key}': {hint}(list shows them)"))
+        match crate::suggest::closest(key, &ids) {
+            Some(s) => Err(format!("no lesson '{key}' — did you mean '{s}'?")),
+            None => Err(format!("no lesson '{key}' — lessons are 1..{} or an id: {}", ids.len(), ids.join(", "))),
+        }
     }
 
     /// `netlab [7/22 sticky-packets 3/9]> `
@@ -180,9 +182,7 @@ impl Session {
                 crate::demo::run(info, &mut self.lab);
             }
             None => {
-                let hint = crate::suggest::closest(name, &crate::demo::names())
-                    .map_or(String::new(), |s| format!("did you mean '{s}'? "));
-                self.usage(format!("no demo '{name}': {hint}(`demo` lists them)"));
+                self.usage(crate::demo::unknown(name));
             }
         }
     }
