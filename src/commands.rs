@@ -51,13 +51,20 @@ pub fn load_lessons(dir: Option<&Path>) -> Result<Vec<Lesson>, Failure> {
     })
 }
 
-/// Progress from its file; a damaged file is reported and ignored.
-pub fn load_progress(sink: &mut dyn Sink) -> Progress {
-    let Some(path) = progress::default_path() else { return Progress::default() };
-    Progress::load(&path).unwrap_or_else(|e| {
-        sink.emit(&Event::error(e));
-        Progress::default()
-    })
+/// Progress from its file, and where to save it. A damaged file is
+/// reported and left alone (no path to save to), so nothing is lost.
+pub fn load_progress(sink: &mut dyn Sink) -> (Progress, Option<std::path::PathBuf>) {
+    let Some(path) = progress::default_path() else {
+        sink.emit(&Event::notice("no HOME or XDG_STATE_HOME: progress will not be saved"));
+        return (Progress::default(), None);
+    };
+    match Progress::load(&path) {
+        Ok(p) => (p, Some(path)),
+        Err(e) => {
+            sink.emit(&Event::error(format!("{e} — until then, progress is not saved")));
+            (Progress::default(), None)
+        }
+    }
 }
 
 pub fn lesson_rows(lessons: &[Lesson], progress: &Progress) -> Vec<LessonRow> {
@@ -84,7 +91,7 @@ pub fn lesson_rows(lessons: &[Lesson], progress: &Progress) -> Vec<LessonRow> {
 pub fn lessons(dir: Option<&Path>, format: Format) -> Result<(), Failure> {
     let lessons = load_lessons(dir)?;
     let mut out = Renderer::stdout(format);
-    let progress = load_progress(&mut out);
+    let (progress, _) = load_progress(&mut out);
     out.emit(&Event::Lessons { rows: lesson_rows(&lessons, &progress) });
     Ok(())
 }

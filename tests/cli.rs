@@ -156,10 +156,23 @@ fn progress_is_saved_resumed_and_reset() {
     let file = std::fs::read_to_string(home.0.join("state/netlab/progress.yaml")).unwrap();
     assert!(file.contains("lesson: udp-boundaries") && file.contains("step: 3"), "{file}");
     let resumed = stdout(&home.script(&[], "quit\n"));
-    assert!(resumed.contains("resuming at step 4"), "{resumed}");
+    assert!(resumed.contains("resuming after step 3/"), "{resumed}");
     assert!(stdout(&home.run(&["progress"])).contains("udp-boundaries"));
     assert!(stdout(&home.run(&["progress", "--reset"])).contains("progress reset"));
     assert!(!home.0.join("state/netlab/progress.yaml").exists());
+}
+
+#[test]
+fn a_damaged_progress_file_is_reported_and_never_overwritten() {
+    let home = Home::new("damaged");
+    let path = home.0.join("state/netlab/progress.yaml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "lesson: [oops\n").unwrap();
+    let out = home.script(&[], "\n\nquit\n");
+    let text = stdout(&out);
+    assert!(text.contains("is damaged") && text.contains("progress is not saved"), "{text}");
+    assert!(text.contains("progress NOT saved"), "quitting tells the truth: {text}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "lesson: [oops\n", "the learner's file is left alone");
 }
 
 #[test]

@@ -64,6 +64,22 @@ pub fn wait_fd(fd: BorrowedFd<'_>, events: PollFlags, timeout: Duration) -> std:
     }
 }
 
+/// Like [`wait_fd`], but calls `announce` first if the wait will block,
+/// so the learner knows what netlab is waiting for (and that Ctrl-C works).
+pub fn wait_fd_announced(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    timeout: Duration,
+    announce: impl FnOnce(),
+) -> std::io::Result<Waited> {
+    let now = wait_fd(fd, events, Duration::ZERO)?;
+    if matches!(now, Waited::Ready(_)) || timeout.is_zero() {
+        return Ok(now);
+    }
+    announce();
+    wait_fd(fd, events, timeout)
+}
+
 /// Re-check `ready` every few milliseconds until it holds, for state with
 /// no file descriptor to poll (kernel TCP states in /proc/net/tcp).
 pub fn wait_until<T>(timeout: Duration, mut ready: impl FnMut() -> Option<T>) -> Result<T, Waited> {

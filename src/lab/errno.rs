@@ -56,6 +56,7 @@ fn explain(errno: Errno) -> Option<&'static str> {
         Errno::EINTR => "interrupted (Ctrl-C) before anything happened",
         Errno::EACCES => "ports below 1024 need CAP_NET_BIND_SERVICE (or a lower net.ipv4.ip_unprivileged_port_start)",
         Errno::EADDRNOTAVAIL => "that address is not one of this machine's",
+        Errno::ETIMEDOUT => "no answer in time: on Linux a full accept queue drops the handshake, so the client waits",
         _ => return None,
     })
 }

@@ -18,6 +18,28 @@ fn family(addr: SocketAddr) -> &'static str {
     if addr.is_ipv4() { "AF_INET" } else { "AF_INET6" }
 }
 
+/// connect() that a timeout or Ctrl-C can end: start it non-blocking,
+/// wait for the socket to become writable (handshake done or failed),
+/// then ask SO_ERROR which it was. `announce` runs if the wait blocks.
+fn connect(sock: &Socket, target: SocketAddr, timeout: Duration, announce: impl FnOnce()) -> std::io::Result<Waited> {
+    sock.set_nonblocking(true)?;
+    let started = match sock.connect(&SockAddr::from(target)) {
+        Ok(()) => Ok(Waited::Ready(PollFlags::POLLOUT)),
+        Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {
+            cancel::wait_fd_announced(sock.as_fd(), PollFlags::POLLOUT, timeout, announce)
+        }
+        Err(e) => Err(e),
+    };
+    let waited = started?;
+    sock.set_nonblocking(false)?;
+    if let Waited::Ready(_) = waited
+        && let Some(e) = sock.take_error()?
+    {
+        return Err(e);
+    }
+    Ok(waited)
+}
+
 fn local_addr(sock: &Socket) -> std::io::Result<SocketAddr> {
     sock.local_addr()?.as_socket().ok_or_else(|| std::io::Error::other("not an internet socket"))
 }
@@ -89,8 +111,12 @@ impl Lab {
             Err(failed) => return Ok(*failed),
         };
         let call = format!("connect({target})");
-        if let Err(e) = sock.connect_timeout(&SockAddr::from(target), timeout.unwrap_or(DEFAULT_TIMEOUT)) {
-            return Ok(self.failed(&name, call, &e));
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let notice = super::waiting_notice(&name, "the handshake", timeout);
+        match connect(&sock, target, timeout, || self.emit(notice)) {
+            Ok(Waited::Ready(_)) => {}
+            Ok(waited) => return Ok(self.gave_up(&name, &call, waited, timeout, "the handshake did not finish")),
+            Err(e) => return Ok(self.failed(&name, call, &e)),
         }
         let local = local_addr(&sock).map_err(|e| format!("getsockname failed: {e}"))?;
         let result = CallResult::ok(format!("connected from {local}"));
@@ -113,7 +139,7 @@ impl Lab {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         // accept() blocks until a connection has finished its handshake;
         // poll first so the wait is bounded and Ctrl-C can end it.
-        let waited = cancel::wait_fd(l.sock.as_fd(), PollFlags::POLLIN, timeout).map_err(|e| e.to_string())?;
+        let waited = self.wait_on(listener, PollFlags::POLLIN, timeout, "a client to connect")?;
         if !matches!(waited, Waited::Ready(_)) {
             return Ok(self.gave_up(listener, "accept()", waited, timeout, "no client connected"));
         }

@@ -45,8 +45,8 @@ impl Lab {
             Some(v) => (format!("setsockopt({label}, {v})"), format!("now {shown}")),
             None => (format!("getsockopt({label})"), shown),
         };
-        if value.is_some() && matches!(opt, SockOpt::RcvBuf | SockOpt::SndBuf) {
-            detail.push_str(" (Linux doubles the value asked for, to leave room for bookkeeping — man 7 socket)");
+        if let (Some(asked), SockOpt::RcvBuf | SockOpt::SndBuf) = (value.and_then(|v| v.parse::<u64>().ok()), opt) {
+            detail.push_str(&buffer_note(opt, asked, now.parse().unwrap_or(0)));
         }
         let result = CallResult::ok(detail);
         self.call(name, call, result.clone());
@@ -149,6 +149,18 @@ impl Lab {
     }
 }
 
+/// Why SO_RCVBUF/SO_SNDBUF reads back differently from what was set.
+fn buffer_note(opt: SockOpt, asked: u64, now: u64) -> String {
+    let sysctl = if opt == SockOpt::RcvBuf { "net.core.rmem_max" } else { "net.core.wmem_max" };
+    if now == asked.saturating_mul(2) {
+        " (Linux doubles the value asked for, to leave room for bookkeeping — man 7 socket)".into()
+    } else if now < asked.saturating_mul(2) {
+        format!(" (capped: {sysctl} limits it, then Linux doubles — man 7 socket)")
+    } else {
+        " (raised to the kernel's minimum buffer size — man 7 socket)".into()
+    }
+}
+
 fn state_name(k: &KernelEntry) -> String {
     k.tcp_state().map_or_else(|| k.state_code.to_string(), |s| s.name().to_string())
 }
@@ -159,7 +171,8 @@ fn open_row(name: &str, s: &LabSocket, tcp: &[KernelEntry], udp: &[KernelEntry])
     let state = match (s.kind, k) {
         (Kind::Udp, _) => "UNCONN".to_string(),
         (_, Some(k)) => state_name(k),
-        (_, None) => "?".to_string(),
+        // Not in /proc/net/tcp: the connection ended (a RST, or never set up).
+        (_, None) => "CLOSED".to_string(),
     };
     // For a listener the kernel reports its accept queue in rx_queue;
     // for a connection FIONREAD / SIOCOUTQ give the byte counts.

@@ -97,10 +97,11 @@ impl Lab {
         }
         let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let waited = cancel::wait_fd(s.sock.as_fd(), PollFlags::POLLIN, timeout).map_err(|e| e.to_string())?;
+        let waited = self.wait_on(name, PollFlags::POLLIN, timeout, "data")?;
         if !matches!(waited, Waited::Ready(_)) {
             return Ok(self.gave_up(name, &call, waited, timeout, "nothing arrived"));
         }
+        let s = self.open(name)?;
         let mut buf = vec![0u8; size];
         let flags = if peek { MsgFlags::MSG_PEEK } else { MsgFlags::empty() };
         let n = match nixsock::recv(s.sock.as_raw_fd(), &mut buf, flags) {
@@ -146,10 +147,11 @@ impl Lab {
         }
         let call = if peek { format!("recvfrom({size}, MSG_PEEK)") } else { format!("recvfrom({size})") };
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let waited = cancel::wait_fd(s.sock.as_fd(), PollFlags::POLLIN, timeout).map_err(|e| e.to_string())?;
+        let waited = self.wait_on(name, PollFlags::POLLIN, timeout, "a datagram")?;
         if !matches!(waited, Waited::Ready(_)) {
             return Ok(self.gave_up(name, &call, waited, timeout, "no datagram arrived"));
         }
+        let s = self.open(name)?;
         let mut buf = vec![0u8; size];
         // MSG_TRUNC makes recvmsg return the datagram's real length even
         // when the buffer was too small for it (man 7 udp).
@@ -206,11 +208,12 @@ impl Lab {
         // SO_RCVLOWAT makes poll() report a TCP socket readable only once
         // `want` bytes are queued, so waiting costs no spinning.
         let lowat_set = s.kind == Kind::Stream && set_rcvlowat(s, want.max(1)).is_ok();
-        let waited = cancel::wait_fd(s.sock.as_fd(), PollFlags::POLLIN, timeout);
+        let waited = self.wait_on(name, PollFlags::POLLIN, timeout, &format!("{want} bytes"));
+        let s = self.open(name)?;
         if lowat_set {
             let _ = set_rcvlowat(s, 1);
         }
-        let waited = waited.map_err(|e| e.to_string())?;
+        let waited = waited?;
         if !matches!(waited, Waited::Ready(_)) {
             return Ok(self.gave_up(name, &call, waited, timeout, &format!("fewer than {want} bytes arrived")));
         }
@@ -259,13 +262,8 @@ impl Lab {
         self.sink.emit(&Event::Call { sock: sender.into(), call: call.clone(), result: started });
         // Borrow the sockets and the sink as separate fields, so the reader
         // loop can report each recv() as it happens.
-        let find = |name: &str| {
-            self.entries.iter().find_map(|e| match &e.slot {
-                super::Slot::Open(s) if e.name == name => Some(s),
-                _ => None,
-            })
-        };
-        let (Some(s), Some(r)) = (find(sender), find(reader)) else {
+        let (Some(s), Some(r)) = (super::find_open(&self.entries, sender), super::find_open(&self.entries, reader))
+        else {
             return Err("the sockets vanished".into());
         };
         let sink = &mut self.sink;

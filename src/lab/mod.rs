@@ -12,7 +12,11 @@ pub mod payload;
 pub mod tokens;
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::time::Duration;
+
+use cancel::Waited;
+use nix::poll::PollFlags;
 
 use socket2::Socket;
 
@@ -62,6 +66,17 @@ enum Slot {
 struct Entry {
     name: String,
     slot: Slot,
+}
+
+fn find_open<'a>(entries: &'a [Entry], name: &str) -> Option<&'a LabSocket> {
+    entries.iter().find_map(|e| match &e.slot {
+        Slot::Open(s) if e.name == name => Some(s),
+        _ => None,
+    })
+}
+
+fn waiting_notice(sock: &str, what: &str, timeout: Duration) -> Event {
+    Event::notice(format!("{sock}: waiting up to {} ms for {what} — Ctrl-C cancels", timeout.as_millis()))
 }
 
 /// What one command did, for `expect` checks and for tests.
@@ -173,7 +188,6 @@ impl Lab {
     }
 
     pub fn exec(&mut self, cmd: &Command) -> Outcome {
-        cancel::reset();
         let result = match cmd {
             Command::TcpListen { addr, name, reuseaddr, backlog } => {
                 self.tcp_listen(addr.as_ref(), name.as_deref(), *reuseaddr, *backlog)
@@ -205,10 +219,16 @@ impl Lab {
     }
 
     pub fn socket(&self, name: &str) -> Option<&LabSocket> {
-        self.entries.iter().find_map(|e| match &e.slot {
-            Slot::Open(s) if e.name == name => Some(s),
-            _ => None,
-        })
+        find_open(&self.entries, name)
+    }
+
+    /// Wait for `events` on the open socket `name`; if that will block, say
+    /// so first. Borrows the sockets and the sink as separate fields.
+    fn wait_on(&mut self, name: &str, events: PollFlags, timeout: Duration, what: &str) -> Result<Waited, String> {
+        let Lab { entries, sink, .. } = self;
+        let s = find_open(entries, name).ok_or_else(|| format!("no socket named '{name}'"))?;
+        let announce = || sink.emit(&waiting_notice(name, what, timeout));
+        cancel::wait_fd_announced(s.sock.as_fd(), events, timeout, announce).map_err(|e| e.to_string())
     }
 
     /// Close every socket and forget every name.

@@ -36,10 +36,7 @@ impl Payload {
         for part in &self.parts {
             match part {
                 Part::Bytes(b) => out.extend_from_slice(b),
-                Part::File(p) => {
-                    let data = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                    out.extend_from_slice(&data);
-                }
+                Part::File(p) => read_file(p, MAX_PAYLOAD - out.len(), &mut out)?,
             }
             if out.len() > MAX_PAYLOAD {
                 return Err(format!("payload over {} MiB: send less", MAX_PAYLOAD >> 20));
@@ -47,6 +44,23 @@ impl Payload {
         }
         Ok(out)
     }
+}
+
+/// Append at most `room` bytes of a regular file: never /dev/zero or a
+/// pipe, which would fill memory or wait forever.
+fn read_file(path: &std::path::Path, room: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(fail)?;
+    if !file.metadata().map_err(fail)?.is_file() {
+        return Err(format!("{} is not a regular file: file: sends the contents of a file", path.display()));
+    }
+    let limit = u64::try_from(room).unwrap_or(u64::MAX).saturating_add(1);
+    let read = file.take(limit).read_to_end(out).map_err(fail)?;
+    if read > room {
+        return Err(format!("{} is over {} MiB: send less", path.display(), MAX_PAYLOAD >> 20));
+    }
+    Ok(())
 }
 
 fn parse_part(word: &str) -> Result<Part, String> {
@@ -251,6 +265,8 @@ mod tests {
         assert!(bytes(&["\"\\q\""]).unwrap_err().contains("unknown escape"));
         assert!(bytes(&["repeat:99999999999:\"x\""]).unwrap_err().contains("MiB"));
         assert!(bytes(&["file:/nonexistent/x"]).unwrap_err().contains("cannot read"));
+        assert!(bytes(&["file:/dev/zero"]).unwrap_err().contains("not a regular file"));
+        assert!(bytes(&["file:/tmp"]).unwrap_err().contains("not a regular file"));
         assert!(bytes(&[]).unwrap_err().contains("missing payload"));
     }
 

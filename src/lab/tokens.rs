@@ -69,9 +69,15 @@ impl Args {
             if w == "as" {
                 let name = words.get(i + 1).ok_or("`as` needs a name after it, e.g. `as srv`")?;
                 check_name(name)?;
+                if args.name.is_some() {
+                    return Err("`as NAME` given twice: give one name".into());
+                }
                 args.name = Some(name.clone());
                 i += 2;
             } else if let Some(flag) = w.strip_prefix("--") {
+                if args.has(flag) {
+                    return Err(format!("--{flag} given twice: give it once"));
+                }
                 if value_flags.contains(&flag) {
                     let v = words.get(i + 1).ok_or_else(|| format!("--{flag} needs a value"))?;
                     args.flags.push((flag.to_string(), Some(v.clone())));
@@ -111,10 +117,16 @@ impl Args {
 
 /// Socket names: short identifiers, so they never look like addresses.
 pub fn check_name(name: &str) -> Result<(), String> {
+    if name.chars().count() > 24 {
+        return Err(format!("socket names are at most 24 characters; '{name}' is {}", name.chars().count()));
+    }
+    if name == "as" {
+        return Err("'as' introduces a name, so it cannot be one: try `as srv`".into());
+    }
     let mut chars = name.chars();
     let ok_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     let ok_rest = chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok_start && ok_rest && name.len() <= 24 {
+    if ok_start && ok_rest {
         Ok(())
     } else {
         Err(format!("'{name}' is not a usable socket name: start with a letter, then letters, digits, _ or -"))
@@ -150,6 +162,15 @@ mod tests {
         assert_eq!(a.name.as_deref(), Some("srv"));
         assert!(a.has("no-reuseaddr"));
         assert_eq!(a.number::<i32>("backlog").unwrap(), Some(5));
+    }
+
+    #[test]
+    fn repeated_flags_and_bad_names_are_errors() {
+        let parse = |l: &str| Args::parse(&split(l).unwrap(), &["timeout"], &["peek"]);
+        assert!(parse("recv c --timeout 1 --timeout 2").unwrap_err().contains("twice"));
+        assert!(parse("tcp listen as a as b").unwrap_err().contains("twice"));
+        assert!(parse("tcp listen as as").unwrap_err().contains("cannot be one"));
+        assert!(check_name(&"x".repeat(30)).unwrap_err().contains("at most 24"));
     }
 
     #[test]

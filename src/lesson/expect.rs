@@ -19,16 +19,22 @@ pub fn check(expect: &Expect, outcome: &Outcome, lab: &Lab) -> Vec<(bool, String
     let mut out = Vec::new();
     let bytes = outcome.bytes.as_deref();
     let shown =
-        |b: Option<&[u8]>| b.map_or("nothing".to_string(), |b| format!("{} ({} bytes)", quote_text(b), b.len()));
+        |b: Option<&[u8]>| b.map_or("nothing".to_string(), |b| format!("{} ({})", quote_text(b), plural(b.len())));
     if let Some(ok) = expect.ok {
         let held = outcome.is_ok() == ok;
-        let what = if ok { "succeeds" } else { "fails" };
         let got = match outcome.errno() {
             Some(e) => format!("failed with {e}"),
             None if outcome.usage_error.is_some() => "was not a valid command".to_string(),
             None => "succeeded".to_string(),
         };
-        out.push((held, format!("the call {what} — it {got}")));
+        out.push((
+            held,
+            if held {
+                format!("the call {got}, as expected")
+            } else {
+                format!("expected the call to {} — it {got}", if ok { "succeed" } else { "fail" })
+            },
+        ));
     }
     if let Some(want) = &expect.error {
         let got = outcome.errno().unwrap_or("no error");
@@ -75,6 +81,10 @@ pub fn check(expect: &Expect, outcome: &Outcome, lab: &Lab) -> Vec<(bool, String
         out.push((got == Some(want.as_str()), format!("value is {want} — got {}", got.unwrap_or("none"))));
     }
     out
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 { "1 byte".into() } else { format!("{n} bytes") }
 }
 
 fn count(n: Option<usize>) -> String {

@@ -20,12 +20,14 @@ pub fn hexdump(data: &[u8]) -> Vec<String> {
 /// Like [`hexdump`], but at most `max_lines` lines (treated as at least 1).
 /// Demos send megabytes: the first lines show the pattern, and a last line
 /// `… N more bytes` with the exact count shows that nothing was lost.
-pub fn hexdump_limited(data: &[u8], max_lines: usize) -> Vec<String> {
+/// `data` may be just the start of a `total`-byte transfer.
+pub fn hexdump_limited(data: &[u8], total: usize, max_lines: usize) -> Vec<String> {
     let shown = max_lines.max(1) - 1;
-    if data.len().div_ceil(BYTES_PER_LINE) <= shown + 1 {
+    if data.len() == total && total.div_ceil(BYTES_PER_LINE) <= shown + 1 {
         return hexdump(data);
     }
-    let rest = data.len() - shown * BYTES_PER_LINE;
+    let shown = shown.min(data.len() / BYTES_PER_LINE);
+    let rest = total.saturating_sub(shown * BYTES_PER_LINE);
     let mut lines: Vec<String> = dump_lines(data).take(shown).collect();
     lines.push(format!("… {rest} more bytes"));
     lines
@@ -115,13 +117,15 @@ mod tests {
     #[test]
     fn limited_dump_counts_the_rest_exactly() {
         let data = [0xabu8; 100]; // 7 lines: 6 full and one of 4 bytes
-        assert_eq!(hexdump_limited(&data, 7), hexdump(&data));
-        let short = hexdump_limited(&data, 3);
+        assert_eq!(hexdump_limited(&data, 100, 7), hexdump(&data));
+        let short = hexdump_limited(&data, 100, 3);
         assert_eq!(short[..2], hexdump(&data)[..2]);
         assert_eq!(short[2..], ["… 68 more bytes"]);
-        assert_eq!(hexdump_limited(&data, 0), ["… 100 more bytes"]);
+        let preview = hexdump_limited(&data[..32], 100_000, 8);
+        assert_eq!(preview[2..], ["… 99968 more bytes"], "counts from the whole transfer");
+        assert_eq!(hexdump_limited(&data, 100, 0), ["… 100 more bytes"]);
         let sentence = [SENTENCE_DUMP[0], "… 22 more bytes"];
-        assert_eq!(hexdump_limited(SENTENCE, 2), sentence);
+        assert_eq!(hexdump_limited(SENTENCE, SENTENCE.len(), 2), sentence);
     }
 
     #[test]

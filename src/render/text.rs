@@ -103,7 +103,8 @@ fn bytes_lines(sock: &str, dir: Direction, len: usize, data: &[u8]) -> Vec<Strin
         return vec![format!("{head}  {}", quoted.yellow())];
     }
     let mut lines = vec![head];
-    lines
-        .extend(hexdump::hexdump_limited(data, HEXDUMP_MAX_LINES).into_iter().map(|l| format!("      {}", l.yellow())));
+    lines.extend(
+        hexdump::hexdump_limited(data, len, HEXDUMP_MAX_LINES).into_iter().map(|l| format!("      {}", l.yellow())),
+    );
     lines
 }

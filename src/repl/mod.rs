@@ -26,7 +26,7 @@ use completion::NetlabHelper;
 pub fn start(dir: Option<&Path>, lesson: Option<&str>) -> Result<(), Failure> {
     let lessons = load_lessons(dir)?;
     let mut renderer = Renderer::stdout(Format::Text);
-    let progress = load_progress(&mut renderer);
+    let (progress, progress_path) = load_progress(&mut renderer);
     let (index, step) = match lesson {
         Some(key) => {
             let probe = Session::new(
@@ -43,7 +43,7 @@ pub fn start(dir: Option<&Path>, lesson: Option<&str>) -> Result<(), Failure> {
             .and_then(|id| lessons.iter().position(|l| l.id == id))
             .map_or((0, 0), |i| (i, progress.step)),
     };
-    let mut session = Session::new(lessons, Lab::new(Box::new(renderer)), progress, progress::default_path());
+    let mut session = Session::new(lessons, Lab::new(Box::new(renderer)), progress, progress_path);
     session.open_lesson(index, step);
     if std::io::stdin().is_terminal() {
         interactive(&mut session);
@@ -109,10 +109,17 @@ fn interactive(session: &mut Session) {
         if let Some(h) = rl.helper_mut() {
             h.sockets = session.lab.names();
         }
+        // A Ctrl-C that cancelled the last command is spent; one pressed
+        // from here on belongs to the next command.
+        cancel::reset();
         match rl.readline(&session.prompt()) {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = rl.add_history_entry(line.as_str());
+                    // Append now, so a killed terminal loses nothing.
+                    if let Some(path) = &history {
+                        let _ = rl.append_history(path);
+                    }
                 }
                 if session.handle(&line) == Flow::Quit {
                     break;
@@ -131,7 +138,7 @@ fn interactive(session: &mut Session) {
         }
     }
     if let Some(path) = &history
-        && let Err(e) = rl.save_history(path)
+        && let Err(e) = rl.append_history(path)
     {
         session.lab.emit(Event::error(format!("cannot save history to {}: {e}", path.display())));
     }

@@ -36,6 +36,8 @@ pub struct Session {
     /// Steps whose effects (commands, demos) already happened.
     pub(super) done: Vec<bool>,
     pub(super) pending: Pending,
+    /// The step last shown (by next or back): what `hint` and `back` refer to.
+    pub(super) shown: Option<usize>,
     pub(super) last: Option<Outcome>,
     /// Lines that were not valid commands (a piped script exits 2 if any).
     pub bad_lines: usize,
@@ -52,6 +54,7 @@ impl Session {
             cursor: 0,
             done: Vec::new(),
             pending: Pending::None,
+            shown: None,
             last: None,
             bad_lines: 0,
         }
@@ -98,6 +101,10 @@ impl Session {
         if let Some(i) = self.lessons.iter().position(|l| l.id == key) {
             return Ok(i);
         }
+        let prefixed: Vec<usize> = (0..self.lessons.len()).filter(|&i| self.lessons[i].id.starts_with(key)).collect();
+        if let [only] = prefixed.as_slice() {
+            return Ok(*only);
+        }
         let ids: Vec<&str> = self.lessons.iter().map(|l| l.id.as_str()).collect();
         match crate::suggest::closest(key, &ids) {
             Some(s) => Err(format!("no lesson '{key}' — did you mean '{s}'?")),
@@ -130,6 +137,10 @@ impl Session {
             self.answer(i, n);
             return Flow::Continue;
         }
+        if line.parse::<usize>().is_ok() {
+            self.usage("no question is waiting: numbers answer a predict step".into());
+            return Flow::Continue;
+        }
         match (word, rest) {
             ("" | "next" | "n", "") => self.next(),
             ("back" | "b", "") => self.back(),
@@ -152,7 +163,7 @@ impl Session {
                 self.quit();
                 return Flow::Quit;
             }
-            ("next" | "n" | "back" | "b" | "hint" | "h" | "list" | "l" | "reset" | "quit" | "q", _) => {
+            ("next" | "n" | "back" | "b" | "hint" | "h" | "list" | "l" | "reset" | "quit" | "q" | "exit", _) => {
                 self.usage(format!("{word} takes no arguments"));
             }
             _ => self.playground(line),
@@ -208,7 +219,8 @@ impl Session {
     pub fn quit(&mut self) {
         self.save();
         self.lab.close_all();
-        self.lab.emit(Event::notice("progress saved, every socket closed. Bye!"));
+        let saved = if self.progress_path.is_some() { "progress saved" } else { "progress NOT saved" };
+        self.lab.emit(Event::notice(format!("{saved}, every socket closed. Bye!")));
     }
 
     pub(super) fn save(&mut self) {
@@ -217,7 +229,9 @@ impl Session {
         if let Some(path) = &self.progress_path
             && let Err(e) = self.progress.save(path)
         {
-            self.lab.emit(Event::error(e));
+            // Say it once, not after every step.
+            self.lab.emit(Event::error(format!("{e} — progress will not be saved this session")));
+            self.progress_path = None;
         }
     }
 }

@@ -14,7 +14,9 @@ impl Session {
     /// lesson has the sockets its next step needs.
     pub fn open_lesson(&mut self, index: usize, at_step: usize) {
         let Some(lesson) = self.lessons.get(index).cloned() else { return };
+        let had_sockets = !self.lab.names().is_empty();
         self.lab.close_all();
+        self.shown = at_step.checked_sub(1);
         self.lesson = index;
         self.pending = Pending::None;
         self.last = None;
@@ -31,6 +33,9 @@ impl Session {
         });
         self.done[..at_step].fill(true);
         self.cursor = at_step;
+        if had_sockets {
+            self.lab.emit(Event::notice("(the sockets you had open were closed: each lesson starts fresh)"));
+        }
         self.lab.heading(format!("lesson {}/{}: {}", index + 1, self.lessons.len(), lesson.title));
         if !lesson.summary.is_empty() {
             self.lab.say(lesson.summary.clone());
@@ -42,8 +47,8 @@ impl Session {
         }
         if at_step > 0 {
             self.lab.emit(Event::notice(format!(
-                "resuming at step {}/{} — the earlier steps' commands were replayed on fresh sockets{}",
-                at_step + 1,
+                "resuming after step {}/{} — the earlier steps' commands were replayed on fresh sockets{}",
+                at_step,
                 lesson.steps.len(),
                 if replay_failed { " (some failed: `reset` starts the lesson over)" } else { "" }
             )));
@@ -84,6 +89,7 @@ impl Session {
             return;
         }
         let i = self.cursor;
+        self.shown = Some(i);
         match &lesson.steps[i] {
             Step::Say(text) => self.lab.say(text.clone()),
             Step::Hint(text) => self.lab.emit(Event::Hint { text: text.clone() }),
@@ -167,11 +173,10 @@ impl Session {
 
     pub(super) fn back(&mut self) {
         self.pending = Pending::None;
-        if self.cursor == 0 {
+        let Some(target) = self.shown.and_then(|s| s.checked_sub(1)) else {
             self.lab.emit(Event::notice("this is the first step (Enter shows it)"));
             return;
-        }
-        let target = self.cursor.saturating_sub(2);
+        };
         let Some(step) = self.current().and_then(|l| l.steps.get(target)).cloned() else { return };
         match &step {
             Step::Say(text) => self.lab.say(text.clone()),
@@ -185,15 +190,16 @@ impl Session {
             Step::Demo(name) => self.lab.emit(Event::notice(format!("(demo {name} — `demo {name}` runs it again)"))),
         }
         self.cursor = target + 1;
+        self.shown = Some(target);
         self.save();
     }
 
     pub(super) fn hint(&mut self) {
         let index = match self.pending {
-            Pending::Try(i) | Pending::Predict(i) => i,
-            Pending::None => self.cursor.saturating_sub(1),
+            Pending::Try(i) | Pending::Predict(i) => Some(i),
+            Pending::None => self.shown,
         };
-        let step = self.current().and_then(|l| l.steps.get(index));
+        let step = index.and_then(|i| self.current().and_then(|l| l.steps.get(i)));
         let text = match step {
             Some(s @ Step::Try { line, .. }) => Some(s.hint().map_or(format!("type: {line}"), str::to_string)),
             Some(s) => s.hint().map(str::to_string),
@@ -254,7 +260,7 @@ impl Session {
             self.advance(i + 1);
         } else {
             self.lab.emit(Event::notice(format!(
-                "that ran, but this step asks for: {line}  (hint, or Enter to let netlab run it)"
+                "that ran, but this step asks for: {line}  (hint, or Enter to let netlab run it; if later steps go wrong, reset starts the lesson over)"
             )));
         }
     }

@@ -1,0 +1,98 @@
+//! Moving around a lesson the way learners do: back, hint, Ctrl-C,
+//! stray numbers, short lesson names.
+
+use netlab::event::{Event, Recorder};
+use netlab::lab::Lab;
+use netlab::lesson::Step;
+use netlab::lesson::load;
+use netlab::lesson::progress::Progress;
+use netlab::repl::Session;
+
+fn session() -> (Session, Recorder) {
+    let lessons = load::load(None).expect("embedded lessons load");
+    let rec = Recorder::new();
+    let s = Session::new(lessons, Lab::new(Box::new(rec.clone())), Progress::default(), None);
+    (s, rec)
+}
+
+fn count(rec: &Recorder) -> usize {
+    rec.events().len()
+}
+
+/// Events emitted since `from`.
+fn since(rec: &Recorder, from: usize) -> Vec<Event> {
+    rec.events().split_off(from)
+}
+
+/// Press Enter until a try step waits; returns its index and command.
+fn until_try(s: &mut Session) -> (usize, String) {
+    for _ in 0..100 {
+        if let Some(input) = s.expected_input()
+            && input.parse::<usize>().is_err()
+        {
+            let lesson = &s.lessons()[0];
+            let i = lesson.steps.iter().position(|st| matches!(st, Step::Try { line, .. } if *line == input));
+            return (i.expect("the try is in the lesson"), input);
+        }
+        let input = s.expected_input().unwrap_or_default();
+        s.handle(&input);
+    }
+    panic!("no try step reached");
+}
+
+#[test]
+fn back_from_a_waiting_step_shows_the_step_before_it() {
+    let (mut s, rec) = session();
+    s.open_lesson(0, 0);
+    let (i, _) = until_try(&mut s);
+    let before = s.lessons()[0].steps[i - 1].clone();
+    let from = count(&rec);
+    s.handle("back");
+    let shown = since(&rec, from);
+    let expected = match &before {
+        Step::Say(text) => Event::say(text.clone()),
+        Step::Run { line, .. } => Event::Command { line: line.clone() },
+        other => panic!("lesson 1 has a say or run before its first try, not {other:?}"),
+    };
+    assert!(shown.contains(&expected), "back shows step {} ({expected:?}); got {shown:?}", i - 1);
+    let from = count(&rec);
+    s.handle("");
+    assert!(
+        since(&rec, from).iter().any(|e| matches!(e, Event::YourTurn { .. })),
+        "Enter after back comes to the try again, skipping nothing"
+    );
+}
+
+#[test]
+fn hint_after_ctrl_c_is_about_the_cancelled_step() {
+    let (mut s, rec) = session();
+    s.open_lesson(0, 0);
+    let (i, line) = until_try(&mut s);
+    s.interrupt();
+    let from = count(&rec);
+    s.handle("hint");
+    let want = s.lessons()[0].steps[i].hint().map_or(format!("type: {line}"), str::to_string);
+    assert_eq!(since(&rec, from), vec![Event::Hint { text: want }]);
+}
+
+#[test]
+fn a_number_with_no_question_waiting_says_so() {
+    let (mut s, rec) = session();
+    s.open_lesson(0, 0);
+    let from = count(&rec);
+    s.handle("2");
+    assert_eq!(since(&rec, from), vec![Event::error("no question is waiting: numbers answer a predict step")]);
+}
+
+#[test]
+fn a_unique_prefix_opens_a_lesson_and_open_sockets_are_announced_closed() {
+    let (mut s, rec) = session();
+    s.open_lesson(0, 0);
+    s.handle("tcp listen as mine");
+    let from = count(&rec);
+    s.handle("lesson sticky");
+    let events = since(&rec, from);
+    assert!(events.iter().any(|e| matches!(e, Event::Notice { text } if text.contains("were closed"))), "{events:?}");
+    assert!(s.prompt().contains("sticky-packets"), "{}", s.prompt());
+    assert!(s.lab.names().is_empty());
+}
