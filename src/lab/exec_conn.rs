@@ -71,10 +71,8 @@ impl Lab {
         if let Err(e) = sock.listen(backlog) {
             return Ok(self.failed(&name, format!("listen({backlog})"), &e));
         }
-        let result = CallResult::ok(format!("listening on {local}"));
-        self.call(&name, format!("listen({backlog})"), result.clone());
-        self.insert(name.clone(), LabSocket { kind: Kind::Listener, sock, local, peer: None });
-        Ok(Outcome { sock: Some(name), result: Some(result), ..Outcome::default() })
+        let sock = LabSocket { kind: Kind::Listener, sock, local, peer: None };
+        Ok(self.created(&name, sock, Some(format!("listen({backlog})")), format!("listening on {local}")))
     }
 
     pub(super) fn udp_bind(&mut self, addr: Option<&AddrSpec>, name: Option<&str>) -> Result<Outcome, String> {
@@ -88,9 +86,13 @@ impl Lab {
             Ok(local) => local,
             Err(failed) => return Ok(*failed),
         };
-        self.insert(name.clone(), LabSocket { kind: Kind::Udp, sock, local, peer: None });
-        let result = CallResult::ok(format!("bound to {local}"));
-        Ok(Outcome { sock: Some(name), result: Some(result), ..Outcome::default() })
+        // bind() was the last call, already reported.
+        Ok(self.created(
+            &name,
+            LabSocket { kind: Kind::Udp, sock, local, peer: None },
+            None,
+            format!("bound to {local}"),
+        ))
     }
 
     pub(super) fn tcp_connect(
@@ -119,10 +121,8 @@ impl Lab {
             Err(e) => return Ok(self.failed(&name, call, &e)),
         }
         let local = local_addr(&sock).map_err(|e| format!("getsockname failed: {e}"))?;
-        let result = CallResult::ok(format!("connected from {local}"));
-        self.call(&name, call, result.clone());
-        self.insert(name.clone(), LabSocket { kind: Kind::Stream, sock, local, peer: Some(target) });
-        Ok(Outcome { sock: Some(name), result: Some(result), ..Outcome::default() })
+        let sock = LabSocket { kind: Kind::Stream, sock, local, peer: Some(target) };
+        Ok(self.created(&name, sock, Some(call), format!("connected from {local}")))
     }
 
     pub(super) fn accept(
@@ -139,9 +139,8 @@ impl Lab {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         // accept() blocks until a connection has finished its handshake;
         // poll first so the wait is bounded and Ctrl-C can end it.
-        let waited = self.wait_on(listener, PollFlags::POLLIN, timeout, "a client to connect")?;
-        if !matches!(waited, Waited::Ready(_)) {
-            return Ok(self.gave_up(listener, "accept()", waited, timeout, "no client connected"));
+        if let Some(gave_up) = self.until_readable(listener, "accept()", timeout, "a client", "no client connected")? {
+            return Ok(gave_up);
         }
         let accepted = self.open(listener)?.sock.accept();
         let (sock, peer) = match accepted {
@@ -150,10 +149,10 @@ impl Lab {
         };
         let peer = peer.as_socket().ok_or("accepted a non-internet socket")?;
         let local = local_addr(&sock).map_err(|e| format!("getsockname failed: {e}"))?;
-        let result = CallResult::ok(format!("new socket {name} for {peer} → {local}"));
-        self.call(listener, "accept()", result.clone());
-        self.insert(name.clone(), LabSocket { kind: Kind::Stream, sock, local, peer: Some(peer) });
-        Ok(Outcome { sock: Some(name), result: Some(result), ..Outcome::default() })
+        let detail = format!("new socket {name} for {peer} → {local}");
+        // The call is the listener's; the outcome is about the new socket.
+        self.call(listener, "accept()", CallResult::ok(detail.clone()));
+        Ok(self.created(&name, LabSocket { kind: Kind::Stream, sock, local, peer: Some(peer) }, None, detail))
     }
 
     pub(super) fn close(&mut self, name: &str) -> Result<Outcome, String> {
@@ -165,7 +164,7 @@ impl Lab {
         // Replacing the slot dropped the Socket: that is the close(2).
         let result = CallResult::ok("");
         self.call(name, "close()", result.clone());
-        Ok(Outcome { sock: Some(name.to_string()), result: Some(result), ..Outcome::default() })
+        Ok(Outcome::of(name, result))
     }
 
     pub(super) fn shutdown(&mut self, name: &str, how: ShutdownHow) -> Result<Outcome, String> {
@@ -185,7 +184,7 @@ impl Lab {
         };
         let result = CallResult::ok(detail);
         self.call(name, call, result.clone());
-        Ok(Outcome { sock: Some(name.to_string()), result: Some(result), ..Outcome::default() })
+        Ok(Outcome::of(name, result))
     }
 
     /// socket(); on failure the event is emitted and the outcome returned.
@@ -235,6 +234,6 @@ impl Lab {
             });
         }
         self.call(sock, call, result.clone());
-        Outcome { sock: Some(sock.to_string()), result: Some(result), ..Outcome::default() }
+        Outcome::of(sock, result)
     }
 }

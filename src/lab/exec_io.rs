@@ -97,9 +97,8 @@ impl Lab {
         }
         let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let waited = self.wait_on(name, PollFlags::POLLIN, timeout, "data")?;
-        if !matches!(waited, Waited::Ready(_)) {
-            return Ok(self.gave_up(name, &call, waited, timeout, "nothing arrived"));
+        if let Some(gave_up) = self.until_readable(name, &call, timeout, "data", "nothing arrived")? {
+            return Ok(gave_up);
         }
         let s = self.open(name)?;
         let mut buf = vec![0u8; size];
@@ -147,9 +146,8 @@ impl Lab {
         }
         let call = if peek { format!("recvfrom({size}, MSG_PEEK)") } else { format!("recvfrom({size})") };
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let waited = self.wait_on(name, PollFlags::POLLIN, timeout, "a datagram")?;
-        if !matches!(waited, Waited::Ready(_)) {
-            return Ok(self.gave_up(name, &call, waited, timeout, "no datagram arrived"));
+        if let Some(gave_up) = self.until_readable(name, &call, timeout, "a datagram", "no datagram arrived")? {
+            return Ok(gave_up);
         }
         let s = self.open(name)?;
         let mut buf = vec![0u8; size];

@@ -97,6 +97,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A call on `sock` that ended with `result`.
+    pub fn of(sock: &str, result: CallResult) -> Outcome {
+        Outcome { sock: Some(sock.to_string()), result: Some(result), ..Outcome::default() }
+    }
+
     pub fn is_ok(&self) -> bool {
         self.usage_error.is_none() && self.result.as_ref().is_none_or(CallResult::is_ok)
     }
@@ -283,10 +288,31 @@ impl Lab {
             .ok_or_else(|| "no free socket name".to_string())
     }
 
-    fn insert(&mut self, name: String, sock: LabSocket) {
+    /// Register a new socket under `name`, report the call that finished
+    /// making it (unless already reported), and return its outcome.
+    fn created(&mut self, name: &str, sock: LabSocket, call: Option<String>, detail: String) -> Outcome {
+        let result = CallResult::ok(detail);
+        if let Some(call) = call {
+            self.call(name, call, result.clone());
+        }
         // A closed socket's name may be reused; the old record goes.
         self.entries.retain(|e| e.name != name);
-        self.entries.push(Entry { name, slot: Slot::Open(sock) });
+        self.entries.push(Entry { name: name.to_string(), slot: Slot::Open(sock) });
+        Outcome::of(name, result)
+    }
+
+    /// Wait until `name` is readable. `Ok(None)`: it is. `Ok(Some(_))`: the
+    /// timeout or Ctrl-C came first, already reported as `call` failing.
+    fn until_readable(
+        &mut self,
+        name: &str,
+        call: &str,
+        timeout: Duration,
+        what: &str,
+        missing: &str,
+    ) -> Result<Option<Outcome>, String> {
+        let waited = self.wait_on(name, PollFlags::POLLIN, timeout, what)?;
+        Ok((!matches!(waited, Waited::Ready(_))).then(|| self.gave_up(name, call, waited, timeout, missing)))
     }
 
     fn call(&mut self, sock: &str, call: impl Into<String>, result: CallResult) {
@@ -297,6 +323,6 @@ impl Lab {
     fn failed(&mut self, sock: &str, call: impl Into<String>, err: &std::io::Error) -> Outcome {
         let result = errno::call_error(err);
         self.call(sock, call, result.clone());
-        Outcome { sock: Some(sock.to_string()), result: Some(result), ..Outcome::default() }
+        Outcome::of(sock, result)
     }
 }
