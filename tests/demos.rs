@@ -114,8 +114,18 @@ fn byteorder_shows_both_orders_and_the_wrong_reading_every_run() {
 }
 
 #[test]
+fn echo_round_trips_and_sees_eof_every_run() {
+    for events in run_many("echo") {
+        assert_eq!(received(&events, "conn"), vec![&b"hello, server"[..]]);
+        assert_eq!(received(&events, "cli"), vec![&b"HELLO, SERVER"[..]]);
+        let recvs = calls(&events, "conn", "recv(");
+        assert!(recvs.last().is_some_and(|r| detail(r).starts_with("0 bytes: EOF")), "the server sees EOF");
+    }
+}
+
+#[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = ["sticky", "timewait", "udp", "byteorder"];
+    let tested = ["echo", "sticky", "timewait", "udp", "byteorder"];
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }

@@ -6,6 +6,7 @@
 //! kernel state), never by sleeping and hoping.
 
 mod byteorder;
+mod echo;
 mod sticky;
 mod timewait;
 mod udp;
@@ -22,6 +23,12 @@ pub struct DemoInfo {
 }
 
 pub const DEMOS: &[DemoInfo] = &[
+    DemoInfo {
+        name: "echo",
+        title: "an echo-upper server and its client, one system call at a time",
+        lesson: "hello-echo",
+        run: echo::run,
+    },
     DemoInfo {
         name: "byteorder",
         title: "one u32, two byte orders, and the number you get when they disagree",
