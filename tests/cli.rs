@@ -176,6 +176,25 @@ fn a_damaged_progress_file_is_reported_and_never_overwritten() {
 }
 
 #[test]
+fn an_authors_own_lessons_are_used_with_lessons_dir() {
+    let home = Home::new("authored");
+    let dir = home.0.join("mine");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lesson = "format: 1\nid: my-first\ntitle: My first lesson\nsteps:\n  - say: hello\n  - run: udp bind as u\n    expect: { ok: true }\n";
+    std::fs::write(dir.join("01-mine.yaml"), lesson).unwrap();
+    let d = dir.to_str().unwrap();
+    let list = stdout(&home.run(&["--lessons", d, "lessons"]));
+    assert!(list.contains("my-first") && !list.contains("hello-echo"), "{list}");
+    let run = home.script(&["--lessons", d], "\n\n\nquit\n");
+    let text = stdout(&run);
+    assert!(text.contains("My first lesson") && text.contains("lesson my-first complete"), "{text}");
+    std::fs::write(dir.join("02-broken.yaml"), "format: 1\nid: broken\ntitle: B\nsteps:\n  - run: frob\n").unwrap();
+    let broken = home.run(&["--lessons", d, "lessons"]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(stderr(&broken).contains("02-broken.yaml:5:10: bad command"), "{}", stderr(&broken));
+}
+
+#[test]
 fn the_book_matches_the_lessons() {
     let home = Home::new("book");
     let book = concat!(env!("CARGO_MANIFEST_DIR"), "/book/src");
