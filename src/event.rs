@@ -33,6 +33,17 @@ pub enum CallResult {
         #[serde(skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
+    /// netlab's own time limit ran out first. Not an errno: no system call
+    /// failed, netlab stopped waiting.
+    TimedOut {
+        after_ms: u64,
+        why: String,
+    },
+    /// The call cannot succeed, for a reason that is not an errno (the
+    /// stream ended before the bytes waited for arrived…).
+    Failed {
+        why: String,
+    },
 }
 
 impl CallResult {

@@ -58,6 +58,7 @@ fn detail(result: &CallResult) -> &str {
     match result {
         CallResult::Ok { detail } => detail,
         CallResult::Err { errno, .. } => errno,
+        CallResult::TimedOut { why, .. } | CallResult::Failed { why } => why,
     }
 }
 

@@ -25,7 +25,7 @@ fn two_sends_one_recv(lab: &mut Lab) -> Result<(), String> {
     must(lab, "tcp listen as srv")?;
     must(lab, "tcp connect srv as cli")?;
     must(lab, "accept srv as conn")?;
-    lab.say("TCP_NODELAY turns Nagle's algorithm off, so each send() leaves at once as its own segment.");
+    lab.say("TCP_NODELAY turns Nagle's algorithm off, so each small send() usually leaves at once as its own\nsegment (Linux's tcp_autocorking may still join some).");
     must(lab, "opt cli nodelay on")?;
     must(lab, "send cli \"hello\"")?;
     must(lab, "send cli \"world\"")?;
@@ -36,7 +36,7 @@ fn two_sends_one_recv(lab: &mut Lab) -> Result<(), String> {
     lab.verdict(
         ok,
         format!(
-            "two send() calls came out of ONE recv() as {} — with Nagle off; the boundary never existed on the wire",
+            "two send() calls came out of ONE recv() as {} — with Nagle off; a byte stream keeps no boundaries",
             got.bytes.as_deref().map_or("nothing".into(), quote_text)
         ),
     );
@@ -46,9 +46,11 @@ fn two_sends_one_recv(lab: &mut Lab) -> Result<(), String> {
 fn one_send_many_recvs(lab: &mut Lab) -> Result<(), String> {
     lab.heading("(b) one send() call, several recv()s");
     lab.say(format!(
-        "The receiver's buffer is set to {} KiB before the connection exists. It can never hold\n\
-         a whole MiB, so however big the recv() buffer, the data must arrive in pieces.",
-        RCVBUF / 1024
+        "The receiver's buffer is set to {} KiB (Linux doubles it to {} KiB) before the connection\n\
+         exists. It can never hold a whole MiB, so however big the recv() buffer, the data must\n\
+         arrive in pieces.",
+        RCVBUF / 1024,
+        RCVBUF * 2 / 1024
     ));
     must(lab, "tcp listen as big")?;
     must(lab, &format!("opt big rcvbuf {RCVBUF}"))?;

@@ -53,7 +53,7 @@ pub enum Command {
     TcpConnect { target: AddrSpec, name: Option<String>, timeout: Option<Duration> },
     Accept { listener: String, name: Option<String>, timeout: Option<Duration> },
     UdpBind { addr: Option<AddrSpec>, name: Option<String> },
-    Send { sock: String, payload: Payload },
+    Send { sock: String, payload: Payload, timeout: Option<Duration> },
     SendTo { sock: String, target: AddrSpec, payload: Payload },
     Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
     RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
@@ -90,7 +90,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp { name: "udp bind", usage: "udp bind [ADDR] [as NAME]", about: "a UDP socket bound to ADDR" },
     CommandHelp {
         name: "send",
-        usage: "send SOCK PAYLOAD…",
+        usage: "send SOCK PAYLOAD… [--timeout MS]",
         about: "one send() call; shows how many bytes the kernel took",
     },
     CommandHelp {
@@ -157,9 +157,14 @@ impl Command {
                 Ok(Command::Accept { listener, name: a.name.clone(), timeout: timeout(&a)? })
             }
             "send" => {
-                let (sock, payload) = rest.split_first().ok_or("usage: send SOCK PAYLOAD, e.g. send cli \"hello\"")?;
+                let a = Args::parse(rest, TIMEOUT, &[])?;
+                let (sock, payload) =
+                    a.positional.split_first().ok_or("usage: send SOCK PAYLOAD, e.g. send cli \"hello\"")?;
                 tokens::check_name(sock)?;
-                Ok(Command::Send { sock: sock.clone(), payload: Payload::parse(payload)? })
+                if a.name.is_some() {
+                    return Err("send makes no socket, so it takes no `as NAME`".into());
+                }
+                Ok(Command::Send { sock: sock.clone(), payload: Payload::parse(payload)?, timeout: timeout(&a)? })
             }
             "sendto" => {
                 let [sock, target, payload @ ..] = rest else {
@@ -200,8 +205,21 @@ impl Command {
             "sockets" | "ss" if rest.is_empty() => Ok(Command::Sockets),
             "sockets" | "ss" => Err("sockets takes no arguments".into()),
             "" => Err("empty command".into()),
-            other => Err(unknown_command(other)),
+            other => Err(unknown_command(other, &command_words())),
         }
+    }
+
+    /// Whether running it can change what later commands see (a recv
+    /// consumes bytes; looking at sockets or options does not).
+    pub fn changes_state(&self) -> bool {
+        !matches!(
+            self,
+            Command::Sockets
+                | Command::Wait { .. }
+                | Command::Opt { value: None, .. }
+                | Command::Recv { peek: true, .. }
+                | Command::RecvFrom { peek: true, .. }
+        )
     }
 
     /// The socket a command is about, for expectations like `state:`.
@@ -320,10 +338,9 @@ pub fn command_words() -> Vec<&'static str> {
     words
 }
 
-fn unknown_command(word: &str) -> String {
-    let mut candidates = command_words();
-    candidates.extend(crate::repl::commands::REPL_WORDS);
-    match crate::suggest::closest(word, &candidates) {
+/// "unknown command" with the nearest of `candidates` suggested.
+pub fn unknown_command(word: &str, candidates: &[&str]) -> String {
+    match crate::suggest::closest(word, candidates) {
         Some(s) => format!("unknown command '{word}' — did you mean '{s}'? (type help)"),
         None => format!("unknown command '{word}' (type help for the list)"),
     }

@@ -31,7 +31,7 @@ pub fn from_code(code: i32) -> CallResult {
 pub fn name(result: &CallResult) -> Option<&str> {
     match result {
         CallResult::Err { errno, .. } => Some(errno),
-        CallResult::Ok { .. } => None,
+        _ => None,
     }
 }
 
@@ -43,12 +43,12 @@ pub fn is_known(name: &str) -> bool {
 fn explain(errno: Errno) -> Option<&'static str> {
     Some(match errno {
         Errno::EADDRINUSE => {
-            "another socket holds this address and port: a listener, or a connection in TIME_WAIT (both sides need SO_REUSEADDR to share it)"
+            "another socket holds this address and port: a listener (nothing helps), or a connection in TIME_WAIT (SO_REUSEADDR on both sockets lets a new listener share it)"
         }
         Errno::ECONNREFUSED => "nothing listens on that port: the kernel answered the SYN with a RST",
         Errno::ECONNRESET => "the peer's kernel sent a RST: it closed with unread data, or with SO_LINGER 0",
         Errno::EPIPE => {
-            "the peer closed and this side kept writing; Rust ignores SIGPIPE, so you get EPIPE instead of dying"
+            "the connection is closed for writing; netlab sends with MSG_NOSIGNAL (and Rust ignores SIGPIPE), so you get EPIPE instead of a dead process"
         }
         Errno::EAGAIN => "nothing happened before the timeout: the call would have blocked",
         Errno::ENOTCONN => "the socket is not connected: connect (TCP) or use sendto with an address (UDP)",
@@ -56,7 +56,9 @@ fn explain(errno: Errno) -> Option<&'static str> {
         Errno::EINTR => "interrupted (Ctrl-C) before anything happened",
         Errno::EACCES => "ports below 1024 need CAP_NET_BIND_SERVICE (or a lower net.ipv4.ip_unprivileged_port_start)",
         Errno::EADDRNOTAVAIL => "that address is not one of this machine's",
-        Errno::ETIMEDOUT => "no answer in time: on Linux a full accept queue drops the handshake, so the client waits",
+        Errno::ETIMEDOUT => {
+            "retransmissions (of a SYN, data or keepalive probes) went unanswered; a full accept queue is one cause"
+        }
         _ => return None,
     })
 }

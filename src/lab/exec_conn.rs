@@ -12,7 +12,7 @@ use super::addr::{self, AddrSpec, LOOPBACK_ANY_PORT};
 use super::cancel::{self, Waited};
 use super::command::ShutdownHow;
 use super::{DEFAULT_TIMEOUT, Kind, Lab, LabSocket, Outcome, Slot};
-use crate::event::CallResult;
+use crate::event::{CallResult, Event};
 
 fn family(addr: SocketAddr) -> &'static str {
     if addr.is_ipv4() { "AF_INET" } else { "AF_INET6" }
@@ -115,14 +115,23 @@ impl Lab {
         let call = format!("connect({target})");
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let notice = super::waiting_notice(&name, "the handshake", timeout);
-        match connect(&sock, target, timeout, || self.emit(notice)) {
-            Ok(Waited::Ready(_)) => {}
-            Ok(waited) => return Ok(self.gave_up(&name, &call, waited, timeout, "the handshake did not finish")),
+        let waited = match connect(&sock, target, timeout, || self.emit(notice)) {
+            Ok(waited) => waited,
             Err(e) => return Ok(self.failed(&name, call, &e)),
-        }
+        };
         let local = local_addr(&sock).map_err(|e| format!("getsockname failed: {e}"))?;
         let sock = LabSocket { kind: Kind::Stream, sock, local, peer: Some(target) };
-        Ok(self.created(&name, sock, Some(call), format!("connected from {local}")))
+        if let Waited::Ready(_) = waited {
+            return Ok(self.created(&name, sock, Some(call), format!("connected from {local}")));
+        }
+        let missing = "the handshake did not finish — a blocking connect() would keep resending its SYN for about 2 minutes, then fail with ETIMEDOUT";
+        let outcome = self.gave_up(&name, &call, waited, timeout, missing, false);
+        // The kernel is still trying: keep the socket so `sockets` shows it in SYN_SENT.
+        self.created(&name, sock, None, String::new());
+        self.emit(Event::notice(format!(
+            "{name} is still connecting (SYN_SENT in `sockets`); close {name} to give up"
+        )));
+        Ok(outcome)
     }
 
     pub(super) fn accept(
@@ -148,6 +157,14 @@ impl Lab {
             Err(e) => return Ok(self.failed(listener, "accept()", &e)),
         };
         let peer = peer.as_socket().ok_or("accepted a non-internet socket")?;
+        if !addr::is_loopback(peer) {
+            // A wildcard listener can be reached from outside; the lab
+            // never talks to another machine, so hang up at once.
+            drop(sock);
+            return Err(format!(
+                "closed a connection from {peer} at once: netlab only talks to this machine (loopback)"
+            ));
+        }
         let local = local_addr(&sock).map_err(|e| format!("getsockname failed: {e}"))?;
         let detail = format!("new socket {name} for {peer} → {local}");
         // The call is the listener's; the outcome is about the new socket.
@@ -156,7 +173,18 @@ impl Lab {
     }
 
     pub(super) fn close(&mut self, name: &str) -> Result<Outcome, String> {
-        self.open(name)?;
+        let s = self.open(name)?;
+        // With SO_LINGER on, close() blocks until unsent data is acknowledged
+        // or the linger time runs out: say so before it happens.
+        if let Ok(Some(linger)) = s.sock.linger()
+            && !linger.is_zero()
+            && crate::wire::queues::bytes_unsent(s.sock.as_fd()).is_ok_and(|n| n > 0)
+        {
+            let secs = linger.as_secs();
+            self.emit(Event::notice(format!(
+                "{name}: SO_LINGER {secs} s and unsent data — close() may block up to {secs} s"
+            )));
+        }
         let entry = self.entries.iter_mut().find(|e| e.name == name).ok_or_else(|| format!("no socket '{name}'"))?;
         if let Slot::Open(s) = &entry.slot {
             entry.slot = Slot::Closed { kind: s.kind, local: s.local, peer: s.peer };
@@ -179,8 +207,11 @@ impl Lab {
         }
         let detail = match how {
             Shutdown::Write => "FIN sent: the peer will read EOF; this side can still receive",
-            Shutdown::Read => "reads now return EOF; the peer is not told",
-            Shutdown::Both => "no more sending or receiving; the socket stays open until close()",
+            // Linux still delivers what is queued, and even what arrives later.
+            Shutdown::Read => "recv() no longer blocks: it returns what is queued, then 0; the peer is not told",
+            Shutdown::Both => {
+                "FIN sent and reading shut; data the peer still sends gets a RST; the fd stays open until close()"
+            }
         };
         let result = CallResult::ok(detail);
         self.call(name, call, result.clone());
@@ -203,6 +234,15 @@ impl Lab {
     /// bind(); on failure the event is emitted and the outcome returned.
     fn bind(&mut self, name: &str, sock: &Socket, addr: SocketAddr) -> Result<SocketAddr, Box<Outcome>> {
         let call = format!("bind({addr})");
+        if !addr::is_loopback(addr) && !addr.ip().is_unspecified() {
+            let why = format!(
+                "{} is not loopback: netlab binds only 127.0.0.0/8, ::1 or the wildcard (0.0.0.0, ::) — it never talks to other machines",
+                addr.ip()
+            );
+            let result = CallResult::Failed { why };
+            self.call(name, call, result.clone());
+            return Err(Box::new(Outcome::of(name, result)));
+        }
         if let Err(e) = sock.bind(&SockAddr::from(addr)) {
             return Err(Box::new(self.failed(name, call, &e)));
         }
@@ -220,19 +260,39 @@ impl Lab {
         }
     }
 
-    /// A wait that ended without the event: timed out, or Ctrl-C.
-    pub(super) fn gave_up(&mut self, sock: &str, call: &str, waited: Waited, timeout: Duration, what: &str) -> Outcome {
-        let code = match waited {
-            Waited::Cancelled => nix::errno::Errno::EINTR,
-            _ => nix::errno::Errno::EAGAIN,
+    /// A wait that ended without the event: timed out, or Ctrl-C. A Ctrl-C
+    /// is EINTR, as a signal gives a real blocking call. A timeout is EAGAIN
+    /// only for calls that SO_RCVTIMEO would end that way (`rcvtimeo`:
+    /// recv, recvfrom, accept); otherwise it is netlab's own limit.
+    pub(super) fn gave_up(
+        &mut self,
+        sock: &str,
+        call: &str,
+        waited: Waited,
+        timeout: Duration,
+        missing: &str,
+        rcvtimeo: bool,
+    ) -> Outcome {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let result = match waited {
+            Waited::Cancelled => {
+                let mut r = super::errno::from_code(nix::errno::Errno::EINTR as i32);
+                if let CallResult::Err { why, .. } = &mut r {
+                    *why = Some("cancelled with Ctrl-C".into());
+                }
+                r
+            }
+            _ if rcvtimeo => {
+                let mut r = super::errno::from_code(nix::errno::Errno::EAGAIN as i32);
+                if let CallResult::Err { why, .. } = &mut r {
+                    *why = Some(format!(
+                        "{missing} within {ms} ms — a socket with SO_RCVTIMEO reports that as EAGAIN (--timeout MS waits longer)"
+                    ));
+                }
+                r
+            }
+            _ => CallResult::TimedOut { after_ms: ms, why: format!("{missing} (--timeout MS waits longer)") },
         };
-        let mut result = super::errno::from_code(code as i32);
-        if let crate::event::CallResult::Err { why, .. } = &mut result {
-            *why = Some(match waited {
-                Waited::Cancelled => "cancelled with Ctrl-C".to_string(),
-                _ => format!("{what} within {} ms (--timeout MS waits longer)", timeout.as_millis()),
-            });
-        }
         self.call(sock, call, result.clone());
         Outcome::of(sock, result)
     }

@@ -5,7 +5,6 @@
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use super::cancel;
 use super::command::SockOpt;
 use super::{Kind, Lab, LabSocket, Outcome, Slot};
 use crate::event::{CallResult, Event, SocketRow};
@@ -54,16 +53,21 @@ impl Lab {
     }
 
     pub(super) fn sockets(&mut self) -> Result<Outcome, String> {
-        let tcp = kernel::read_table(Proto::Tcp).unwrap_or_default();
-        let udp = kernel::read_table(Proto::Udp).unwrap_or_default();
-        let rows = self
+        let (tcp, udp) = (kernel::read_table(Proto::Tcp), kernel::read_table(Proto::Udp));
+        for (table, file) in [(&tcp, "/proc/net/tcp"), (&udp, "/proc/net/udp")] {
+            if let Err(e) = table {
+                self.emit(Event::notice(format!("cannot read {file} ({e}): kernel states show as ?")));
+            }
+        }
+        let (tcp, udp) = (tcp.ok(), udp.ok());
+        let rows: Vec<SocketRow> = self
             .entries
             .iter()
             .filter_map(|e| match &e.slot {
-                Slot::Open(s) => Some(open_row(&e.name, s, &tcp, &udp)),
+                Slot::Open(s) => Some(open_row(&e.name, s, tcp.as_deref(), udp.as_deref())),
                 Slot::Closed { kind: Kind::Stream, local, peer: Some(peer) } => {
                     // Closed by us; shown only while the kernel still has it.
-                    let k = kernel::find_by_addrs(&tcp, *local, *peer)?;
+                    let k = kernel::find_by_addrs(tcp.as_deref()?, *local, *peer)?;
                     Some(SocketRow {
                         name: e.name.clone(),
                         kind: "tcp (closed)".into(),
@@ -77,7 +81,13 @@ impl Lab {
                 Slot::Closed { .. } => None,
             })
             .collect();
+        let udp_rows = rows.iter().any(|r| r.kind == Kind::Udp.label());
         self.emit(Event::Table { rows });
+        if udp_rows {
+            self.emit(Event::notice(
+                "udp queues are kernel memory in use, as ss shows (a datagram costs more than its bytes)",
+            ));
+        }
         Ok(Outcome::default())
     }
 
@@ -97,40 +107,11 @@ impl Lab {
     }
 
     /// Whether `name` is (or was) a TCP socket netlab knows.
-    fn is_tcp(&self, name: &str) -> Option<bool> {
+    pub(super) fn is_tcp(&self, name: &str) -> Option<bool> {
         self.entries.iter().find(|e| e.name == name).map(|e| match &e.slot {
             Slot::Open(s) => s.kind != Kind::Udp,
             Slot::Closed { kind, .. } => *kind != Kind::Udp,
         })
-    }
-
-    pub(super) fn wait_state(&mut self, name: &str, want: TcpState, timeout: Duration) -> Result<Outcome, String> {
-        match self.is_tcp(name) {
-            None => return Err(self.unknown(name)),
-            Some(false) => return Err(format!("'{name}' is UDP: UDP has no connection states")),
-            Some(true) => {}
-        }
-        let call = format!("wait for {want} (/proc/net/tcp)");
-        let mut last = None;
-        let found = cancel::wait_until(timeout, || {
-            let entry = self.kernel_entry(name);
-            last = entry.as_ref().and_then(KernelEntry::tcp_state);
-            entry.filter(|k| k.tcp_state() == Some(want))
-        });
-        match found {
-            Ok(k) => {
-                self.call(name, call, CallResult::ok(want.name()));
-                self.emit_kernel(name, &k);
-                let value = Some(want.name().to_string());
-                Ok(Outcome { sock: Some(name.into()), result: Some(CallResult::ok("")), value, ..Outcome::default() })
-            }
-            Err(waited) => {
-                let seen = last.map_or("gone from the kernel".to_string(), |s| format!("still {s}"));
-                let out =
-                    self.gave_up(name, &call, waited, timeout, &format!("the kernel did not show {want} ({seen})"));
-                Ok(out)
-            }
-        }
     }
 
     /// Emit what the kernel says about one socket right now.
@@ -140,7 +121,7 @@ impl Lab {
         k.tcp_state()
     }
 
-    fn emit_kernel(&mut self, name: &str, k: &KernelEntry) {
+    pub(super) fn emit_kernel(&mut self, name: &str, k: &KernelEntry) {
         let (state, meaning) = match k.tcp_state() {
             Some(s) => (s.name().to_string(), s.meaning().to_string()),
             None => (format!("state {}", k.state_code), String::new()),
@@ -165,20 +146,25 @@ fn state_name(k: &KernelEntry) -> String {
     k.tcp_state().map_or_else(|| k.state_code.to_string(), |s| s.name().to_string())
 }
 
-fn open_row(name: &str, s: &LabSocket, tcp: &[KernelEntry], udp: &[KernelEntry]) -> SocketRow {
+/// One row; a table that could not be read (`None`) gives state "?".
+fn open_row(name: &str, s: &LabSocket, tcp: Option<&[KernelEntry]>, udp: Option<&[KernelEntry]>) -> SocketRow {
     let table = if s.kind == Kind::Udp { udp } else { tcp };
-    let k = kernel::socket_inode(s.sock.as_fd()).ok().and_then(|inode| kernel::find_by_inode(table, inode));
-    let state = match (s.kind, k) {
-        (Kind::Udp, _) => "UNCONN".to_string(),
-        (_, Some(k)) => state_name(k),
+    let inode = kernel::socket_inode(s.sock.as_fd()).ok();
+    let k = table.zip(inode).and_then(|(t, inode)| kernel::find_by_inode(t, inode));
+    let state = match (s.kind, table, k) {
+        (_, None, _) => "?".to_string(),
+        (Kind::Udp, _, _) => "UNCONN".to_string(),
+        (_, _, Some(k)) => state_name(k),
         // Not in /proc/net/tcp: the connection ended (a RST, or never set up).
-        (_, None) => "CLOSED".to_string(),
+        (_, _, None) => "CLOSED".to_string(),
     };
-    // For a listener the kernel reports its accept queue in rx_queue;
-    // for a connection FIONREAD / SIOCOUTQ give the byte counts.
+    // A listener's rx_queue is its accept queue. For UDP, FIONREAD would
+    // count only the next datagram, so show the kernel's memory in use, as
+    // `ss` does. For a TCP connection FIONREAD / SIOCOUTQ count bytes.
     let (recv_q, send_q) = match s.kind {
         Kind::Listener => (k.map(|k| k.rx_queue.into()), None),
-        _ => (
+        Kind::Udp => (k.map(|k| k.rx_queue.into()), k.map(|k| k.tx_queue.into())),
+        Kind::Stream => (
             queues::bytes_readable(s.sock.as_fd()).ok().map(|n| n as u64),
             queues::bytes_unsent(s.sock.as_fd()).ok().map(|n| n as u64),
         ),
@@ -211,9 +197,16 @@ fn set_opt(s: &LabSocket, opt: SockOpt, v: &str) -> Result<std::io::Result<()>, 
         SockOpt::Linger => {
             let linger = match v {
                 "off" => None,
-                secs => Some(Duration::from_secs(
-                    secs.parse().map_err(|_| format!("linger wants seconds or off, not '{secs}'"))?,
-                )),
+                secs => {
+                    let usage = || format!("linger wants off or 0..=60 seconds, not '{secs}'");
+                    let secs: u64 = secs.parse().map_err(|_| usage())?;
+                    // Longer lingers only make close() block longer; the kernel
+                    // would take huge values as "forever".
+                    if secs > 60 {
+                        return Err(usage());
+                    }
+                    Some(Duration::from_secs(secs))
+                }
             };
             sock.set_linger(linger)
         }

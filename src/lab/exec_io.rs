@@ -3,7 +3,9 @@
 use std::io::IoSliceMut;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
 
 use nix::poll::PollFlags;
 use nix::sys::socket::{self as nixsock, MsgFlags, SockaddrStorage};
@@ -11,17 +13,16 @@ use socket2::SockAddr;
 
 use super::addr::{self, AddrSpec};
 use super::cancel::{self, Waited};
-use super::command::WaitFor;
 use super::payload::{IntFormat, Payload};
-use super::{DEFAULT_TIMEOUT, Kind, Lab, LabSocket, Outcome};
+use super::{DEFAULT_TIMEOUT, Kind, Lab, Outcome};
 use crate::event::{CallResult, Direction, Event};
-use crate::wire::queues;
+use crate::wire::kernel::{self, Proto};
 
 /// Never raise SIGPIPE: a write to a closed connection returns EPIPE.
 const SEND_FLAGS: i32 = nix::libc::MSG_NOSIGNAL;
 
 impl Lab {
-    pub(super) fn send(&mut self, name: &str, payload: &Payload) -> Result<Outcome, String> {
+    pub(super) fn send(&mut self, name: &str, payload: &Payload, timeout: Option<Duration>) -> Result<Outcome, String> {
         let data = payload.bytes()?;
         let s = self.open(name)?;
         match s.kind {
@@ -31,10 +32,22 @@ impl Lab {
         }
         // A blocking send() waits until every byte is queued; SO_SNDTIMEO
         // bounds that wait, and then send() returns how much it did take.
-        s.sock.set_write_timeout(Some(DEFAULT_TIMEOUT)).map_err(|e| e.to_string())?;
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        s.sock.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
         let call = format!("send({})", data.len());
         let sent = match s.sock.send_with_flags(&data, SEND_FLAGS) {
             Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut result = super::errno::call_error(&e);
+                if let CallResult::Err { why, .. } = &mut result {
+                    *why = Some(format!(
+                        "the send buffer stayed full for {} ms, so nothing was queued — is the peer reading? (SO_SNDTIMEO; --timeout MS)",
+                        timeout.as_millis()
+                    ));
+                }
+                self.call(name, call, result.clone());
+                return Ok(Outcome::of(name, result));
+            }
             Err(e) => return Ok(self.failed(name, call, &e)),
         };
         let detail = if sent == data.len() {
@@ -67,10 +80,27 @@ impl Lab {
             return Err(format!("'{name}' is a TCP socket: sendto is for UDP; use send {name} PAYLOAD"));
         }
         let call = format!("sendto({target}, {})", data.len());
+        let receiver = self.udp_receiver(target);
         if let Err(e) = s.sock.send_to_with_flags(&data, &SockAddr::from(target), SEND_FLAGS) {
             return Ok(self.failed(name, call, &e));
         }
-        self.call(name, call, CallResult::ok(format!("one datagram of {} bytes", data.len())));
+        let mut detail = format!("one datagram of {} bytes", data.len());
+        // When the receiver is one of ours, wait until the kernel has queued
+        // the datagram there: later reads then see datagrams in send order
+        // by construction, and a silent drop (full buffer) becomes visible.
+        if let Some((receiver, inode, before)) = receiver {
+            let queued = cancel::wait_until(Duration::from_secs(1), || {
+                let table = kernel::read_table(Proto::Udp).ok()?;
+                kernel::find_by_inode(&table, inode).filter(|k| k.rx_queue > before).map(|_| ())
+            });
+            detail.push_str(&match queued {
+                Ok(()) => format!(", now queued at {receiver}"),
+                Err(_) => format!(
+                    " — NOT queued at {receiver}: its receive buffer is full, so the kernel dropped it (UDP reports no error)"
+                ),
+            });
+        }
+        self.call(name, call, CallResult::ok(detail));
         self.emit(Event::bytes(name, Direction::Sent, &data));
         Ok(Outcome {
             sock: Some(name.into()),
@@ -96,16 +126,20 @@ impl Lab {
             Kind::Stream => {}
         }
         let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if let Some(gave_up) = self.until_readable(name, &call, timeout, "data", "nothing arrived")? {
-            return Ok(gave_up);
-        }
-        let s = self.open(name)?;
+        let deadline = Instant::now() + timeout.unwrap_or(DEFAULT_TIMEOUT);
         let mut buf = vec![0u8; size];
         let flags = if peek { MsgFlags::MSG_PEEK } else { MsgFlags::empty() };
-        let n = match nixsock::recv(s.sock.as_raw_fd(), &mut buf, flags) {
-            Ok(n) => n,
-            Err(e) => return Ok(self.failed(name, call, &e.into())),
+        let n = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Some(gave_up) = self.until_readable(name, &call, left, "data", "nothing arrived")? {
+                return Ok(gave_up);
+            }
+            // MSG_DONTWAIT: poll's "readable" is a hint; never block here.
+            match nixsock::recv(self.open(name)?.sock.as_raw_fd(), &mut buf, flags | MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => break n,
+                Err(Errno::EAGAIN) => continue,
+                Err(e) => return Ok(self.failed(name, call, &e.into())),
+            }
         };
         buf.truncate(n);
         let mut detail = match n {
@@ -145,25 +179,35 @@ impl Lab {
             return Err(format!("'{name}' is TCP: recvfrom is for UDP datagrams; use recv {name}"));
         }
         let call = if peek { format!("recvfrom({size}, MSG_PEEK)") } else { format!("recvfrom({size})") };
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if let Some(gave_up) = self.until_readable(name, &call, timeout, "a datagram", "no datagram arrived")? {
-            return Ok(gave_up);
-        }
-        let s = self.open(name)?;
+        let deadline = Instant::now() + timeout.unwrap_or(DEFAULT_TIMEOUT);
         let mut buf = vec![0u8; size];
         // MSG_TRUNC makes recvmsg return the datagram's real length even
-        // when the buffer was too small for it (man 7 udp).
-        let mut flags = MsgFlags::MSG_TRUNC;
+        // when the buffer was too small for it (man 7 udp). MSG_DONTWAIT:
+        // a datagram with a bad checksum makes poll say "readable" and
+        // then vanishes, so the read itself must never block.
+        let mut flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
         if peek {
             flags |= MsgFlags::MSG_PEEK;
         }
-        let (real, from) = {
+        let (real, from) = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Some(gave_up) = self.until_readable(name, &call, left, "a datagram", "no datagram arrived")? {
+                return Ok(gave_up);
+            }
+            let fd = self.open(name)?.sock.as_raw_fd();
             let mut iov = [IoSliceMut::new(&mut buf)];
-            match nixsock::recvmsg::<SockaddrStorage>(s.sock.as_raw_fd(), &mut iov, None, flags) {
-                Ok(msg) => (msg.bytes, msg.address.and_then(sockaddr_to_std)),
+            match nixsock::recvmsg::<SockaddrStorage>(fd, &mut iov, None, flags) {
+                Ok(msg) => break (msg.bytes, msg.address.and_then(sockaddr_to_std)),
+                Err(Errno::EAGAIN) => continue,
                 Err(e) => return Ok(self.failed(name, call, &e.into())),
             }
         };
+        if let Some(from) = from.filter(|a| !addr::is_loopback(*a)) {
+            if peek {
+                let _ = nixsock::recv(self.open(name)?.sock.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT);
+            }
+            return Err(format!("dropped a datagram from {from}: netlab only talks to this machine (loopback)"));
+        }
         buf.truncate(real.min(size));
         let sender = from.map_or("an unnamed sender".to_string(), |a| self.describe(a));
         let mut detail = format!("{} bytes from {sender}", buf.len());
@@ -185,56 +229,6 @@ impl Lab {
             result: Some(CallResult::ok("")),
             bytes: Some(buf),
             real_len,
-            ..Outcome::default()
-        })
-    }
-
-    pub(super) fn wait(&mut self, name: &str, until: &WaitFor, timeout: Option<Duration>) -> Result<Outcome, String> {
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        match until {
-            WaitFor::Readable(n) => self.wait_readable(name, *n, timeout),
-            WaitFor::State(state) => self.wait_state(name, *state, timeout),
-        }
-    }
-
-    fn wait_readable(&mut self, name: &str, want: usize, timeout: Duration) -> Result<Outcome, String> {
-        let s = self.open(name)?;
-        if s.kind == Kind::Listener {
-            return Err(format!("'{name}' is listening: wait for data on an accepted socket, or just accept {name}"));
-        }
-        let call = format!("poll(POLLIN) until FIONREAD ≥ {want}");
-        // SO_RCVLOWAT makes poll() report a TCP socket readable only once
-        // `want` bytes are queued, so waiting costs no spinning.
-        let lowat_set = s.kind == Kind::Stream && set_rcvlowat(s, want.max(1)).is_ok();
-        let waited = self.wait_on(name, PollFlags::POLLIN, timeout, &format!("{want} bytes"));
-        let s = self.open(name)?;
-        if lowat_set {
-            let _ = set_rcvlowat(s, 1);
-        }
-        let waited = waited?;
-        if !matches!(waited, Waited::Ready(_)) {
-            return Ok(self.gave_up(name, &call, waited, timeout, &format!("fewer than {want} bytes arrived")));
-        }
-        let queued = queues::bytes_readable(s.sock.as_fd()).map_err(|e| format!("FIONREAD failed: {e}"))?;
-        let result = if queued >= want {
-            CallResult::ok(format!("{queued} bytes queued"))
-        } else {
-            let why = match s.kind {
-                Kind::Udp => format!("the next datagram is {queued} bytes: UDP reports one datagram at a time"),
-                _ => format!("the peer closed with only {queued} bytes queued"),
-            };
-            CallResult::Err {
-                errno: "EOF".into(),
-                code: 0,
-                message: "fewer bytes than asked for".into(),
-                why: Some(why),
-            }
-        };
-        self.call(name, call, result.clone());
-        Ok(Outcome {
-            sock: Some(name.into()),
-            result: Some(result),
-            value: Some(queued.to_string()),
             ..Outcome::default()
         })
     }
@@ -275,7 +269,8 @@ impl Lab {
                     Ok(Waited::Ready(_)) => {}
                     _ => break,
                 }
-                match nixsock::recv(r.sock.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                match nixsock::recv(r.sock.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+                    Err(Errno::EAGAIN) => continue,
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         let result = CallResult::ok(format!("{n} bytes"));
@@ -292,8 +287,26 @@ impl Lab {
             Ok(Err(e)) => return Err(format!("send failed: {e}")),
             Err(_) => return Err("the sending thread panicked".into()),
         };
-        self.call(sender, call, CallResult::ok(format!("returned {sent}: all queued, in one call")));
+        let detail = if sent == data.len() {
+            format!("returned {sent}: all queued, in one call")
+        } else {
+            format!("returned {sent} of {}: the send timed out before the reader took the rest", data.len())
+        };
+        self.call(sender, call, CallResult::ok(detail));
         Ok(sizes)
+    }
+
+    /// One of our UDP sockets bound to `target`: its name, inode and current
+    /// receive-queue memory (/proc/net/udp rx_queue).
+    fn udp_receiver(&self, target: SocketAddr) -> Option<(String, u64, u32)> {
+        let (name, s) = self.entries.iter().find_map(|e| match &e.slot {
+            super::Slot::Open(s) if s.kind == Kind::Udp && addr::loopback_for(s.local) == target => Some((&e.name, s)),
+            _ => None,
+        })?;
+        let inode = kernel::socket_inode(s.sock.as_fd()).ok()?;
+        let table = kernel::read_table(Proto::Udp).ok()?;
+        let before = kernel::find_by_inode(&table, inode)?.rx_queue;
+        Some((name.clone(), inode, before))
     }
 
     /// `a (127.0.0.1:5000)` when the address is one of our sockets.
@@ -320,19 +333,4 @@ fn sockaddr_to_std(addr: SockaddrStorage) -> Option<SocketAddr> {
         return Some(SocketAddr::V4((*v4).into()));
     }
     addr.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
-}
-
-fn set_rcvlowat(s: &LabSocket, bytes: usize) -> std::io::Result<()> {
-    let value = nix::libc::c_int::try_from(bytes).unwrap_or(nix::libc::c_int::MAX);
-    // SAFETY: a plain int option on a valid socket fd owned by `s`.
-    let rc = unsafe {
-        nix::libc::setsockopt(
-            s.sock.as_raw_fd(),
-            nix::libc::SOL_SOCKET,
-            nix::libc::SO_RCVLOWAT,
-            (&raw const value).cast(),
-            std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }

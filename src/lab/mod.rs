@@ -8,6 +8,7 @@ pub mod errno;
 mod exec_conn;
 mod exec_info;
 mod exec_io;
+mod exec_wait;
 pub mod payload;
 pub mod tokens;
 
@@ -200,7 +201,7 @@ impl Lab {
             Command::TcpConnect { target, name, timeout } => self.tcp_connect(target, name.as_deref(), *timeout),
             Command::Accept { listener, name, timeout } => self.accept(listener, name.as_deref(), *timeout),
             Command::UdpBind { addr, name } => self.udp_bind(addr.as_ref(), name.as_deref()),
-            Command::Send { sock, payload } => self.send(sock, payload),
+            Command::Send { sock, payload, timeout } => self.send(sock, payload, *timeout),
             Command::SendTo { sock, target, payload } => self.send_to(sock, target, payload),
             Command::Recv { sock, size, peek, timeout, decode } => self.recv(sock, *size, *peek, *timeout, *decode),
             Command::RecvFrom { sock, size, peek, timeout } => self.recv_from(sock, *size, *peek, *timeout),
@@ -312,7 +313,7 @@ impl Lab {
         missing: &str,
     ) -> Result<Option<Outcome>, String> {
         let waited = self.wait_on(name, PollFlags::POLLIN, timeout, what)?;
-        Ok((!matches!(waited, Waited::Ready(_))).then(|| self.gave_up(name, call, waited, timeout, missing)))
+        Ok((!matches!(waited, Waited::Ready(_))).then(|| self.gave_up(name, call, waited, timeout, missing, true)))
     }
 
     fn call(&mut self, sock: &str, call: impl Into<String>, result: CallResult) {

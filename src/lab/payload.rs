@@ -101,6 +101,9 @@ fn parse_repeat(rest: &str) -> Result<Vec<u8>, String> {
 
 fn parse_hex(rest: &str) -> Result<Vec<u8>, String> {
     let digits: String = rest.chars().filter(|&c| c != '_').collect();
+    if !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("hex:{rest} has a non-hex digit: use 0-9 and a-f"));
+    }
     if digits.len() % 2 != 0 {
         return Err(format!("hex:{rest} has an odd number of digits: two digits per byte"));
     }
@@ -262,6 +265,7 @@ mod tests {
         assert!(bytes(&["hello"]).unwrap_err().contains("quote text"));
         assert!(bytes(&["u16be:70000"]).unwrap_err().contains("fits in 2 bytes"));
         assert!(bytes(&["hex:abc"]).unwrap_err().contains("odd number"));
+        assert!(bytes(&["hex:aé0"]).unwrap_err().contains("non-hex digit"), "non-ASCII never panics");
         assert!(bytes(&["\"\\q\""]).unwrap_err().contains("unknown escape"));
         assert!(bytes(&["repeat:99999999999:\"x\""]).unwrap_err().contains("MiB"));
         assert!(bytes(&["file:/nonexistent/x"]).unwrap_err().contains("cannot read"));

@@ -152,7 +152,6 @@ fn check_expect(e: &Expect) -> Vec<String> {
     }
     if let Some(name) = &e.error
         && !errno::is_known(name)
-        && name != "EOF"
     {
         out.push(format!("unknown errno '{name}': use a Linux name like ECONNREFUSED or EADDRINUSE"));
     }

@@ -78,6 +78,11 @@ fn call_lines(sock: &str, call: &str, result: &CallResult) -> Vec<String> {
     match result {
         CallResult::Ok { detail } if detail.is_empty() => vec![format!("{} {call} → {}", name(sock), "ok".green())],
         CallResult::Ok { detail } => vec![format!("{} {call} → {}", name(sock), detail.green())],
+        CallResult::TimedOut { after_ms, why } => vec![
+            format!("{} {call} → {}", name(sock), format!("timed out after {after_ms} ms").yellow().bold()),
+            format!("      {}", why.yellow()),
+        ],
+        CallResult::Failed { why } => vec![format!("{} {call} → {}", name(sock), why.red().bold())],
         CallResult::Err { errno, code, message, why } => {
             let mut lines =
                 vec![format!("{} {call} → {}", name(sock), format!("{errno} ({code}) {message}").red().bold())];

@@ -62,7 +62,9 @@ impl Completer for NetlabHelper {
 
     fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<String>)> {
         let upto = &line[..pos];
-        let start = upto.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        // After the last whitespace character, however many bytes it is
+        // (a full-width space from a Chinese input method is three).
+        let start = upto.char_indices().rev().find(|(_, c)| c.is_whitespace()).map_or(0, |(i, c)| i + c.len_utf8());
         let before: Vec<&str> = upto[..start].split_whitespace().collect();
         let partial = &upto[start..];
         let mut found: Vec<String> = self.candidates(&before).into_iter().filter(|c| c.starts_with(partial)).collect();
@@ -91,6 +93,17 @@ mod tests {
             lessons: vec!["sticky-packets".into()],
             demos: vec!["sticky".into()],
         }
+    }
+
+    #[test]
+    fn wide_spaces_do_not_break_completion() {
+        let h = helper();
+        let history = rustyline::history::DefaultHistory::new();
+        let ctx = Context::new(&history);
+        let line = "send\u{3000}c";
+        let (start, found) = h.complete(line, line.len(), &ctx).unwrap();
+        assert_eq!(&line[start..], "c");
+        assert_eq!(found, vec!["cli"]);
     }
 
     #[test]

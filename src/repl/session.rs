@@ -172,6 +172,13 @@ impl Session {
     }
 
     fn playground(&mut self, line: &str) {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        let playground = crate::lab::command::command_words();
+        if !playground.contains(&first) {
+            let mut words = playground;
+            words.extend(commands::REPL_WORDS);
+            return self.usage(crate::lab::command::unknown_command(first, &words));
+        }
         let outcome = self.lab.run_line(line);
         if outcome.usage_error.is_some() {
             self.bad_lines += 1;

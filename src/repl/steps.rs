@@ -23,14 +23,7 @@ impl Session {
         let at_step = at_step.min(lesson.steps.len());
         self.done = vec![false; lesson.steps.len()];
         self.cursor = 0;
-        let mut replay_failed = false;
-        self.lab.muted(|lab| {
-            for step in &lesson.steps[..at_step] {
-                if let Step::Run { line, .. } | Step::Try { line, .. } = step {
-                    replay_failed |= lab.run_line(line).usage_error.is_some();
-                }
-            }
-        });
+        let replay_failed = self.replay(at_step);
         self.done[..at_step].fill(true);
         self.cursor = at_step;
         if had_sockets {
@@ -55,6 +48,23 @@ impl Session {
         }
         self.lab.emit(Event::notice("press Enter (or type next) for each step · hint · list · help · quit"));
         self.save();
+    }
+
+    /// Rebuild the sockets the current lesson's first `upto` steps made:
+    /// close everything and quietly run their commands again. True if a
+    /// command failed to replay.
+    fn replay(&mut self, upto: usize) -> bool {
+        let Some(lesson) = self.current().cloned() else { return false };
+        self.lab.close_all();
+        self.lab.muted(|lab| {
+            let mut failed = false;
+            for step in &lesson.steps[..upto.min(lesson.steps.len())] {
+                if let Step::Run { line, .. } | Step::Try { line, .. } = step {
+                    failed |= lab.run_line(line).usage_error.is_some();
+                }
+            }
+            failed
+        })
     }
 
     pub(super) fn next(&mut self) {
@@ -248,6 +258,7 @@ impl Session {
             return;
         };
         let Ok(typed) = Command::parse(typed) else { return };
+        let changed = typed.changes_state();
         let same = typed == command || same_but_auto_named(&typed, &command, outcome);
         let achieved = expect.as_ref().is_some_and(|e| expect::check(e, outcome, &self.lab).iter().all(|(ok, _)| *ok));
         if same || achieved {
@@ -258,9 +269,16 @@ impl Session {
             self.pending = Pending::None;
             self.lab.verdict(true, "that's it");
             self.advance(i + 1);
+        } else if changed {
+            // The command really ran, and may have used up bytes the lesson
+            // needs: put the sockets back as the lesson had them.
+            self.replay(i);
+            self.lab.emit(Event::notice(format!(
+                "that ran, but this step asks for: {line} — your sockets are back as the lesson had them (fresh ports); try again, hint, or Enter to let netlab run it"
+            )));
         } else {
             self.lab.emit(Event::notice(format!(
-                "that ran, but this step asks for: {line}  (hint, or Enter to let netlab run it; if later steps go wrong, reset starts the lesson over)"
+                "that ran, but this step asks for: {line}  (hint, or Enter to let netlab run it)"
             )));
         }
     }

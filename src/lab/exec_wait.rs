@@ -1,0 +1,126 @@
+//! Waiting for something the learner cannot see coming: bytes in a
+//! receive queue (FIONREAD), or a kernel TCP state in /proc/net/tcp.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use super::cancel;
+use super::command::WaitFor;
+use super::{DEFAULT_TIMEOUT, Kind, Lab, Outcome};
+use crate::event::CallResult;
+use crate::wire::kernel::{KernelEntry, TcpState};
+use crate::wire::queues;
+
+/// What `wait SOCK readable N` found.
+enum Readable {
+    Enough(usize),
+    /// No more bytes will come: the peer closed, or reading was shut down.
+    Ended(usize),
+    /// UDP: the next datagram is smaller than N and must be read first.
+    ShortDatagram(usize),
+}
+
+impl Lab {
+    pub(super) fn wait(&mut self, name: &str, until: &WaitFor, timeout: Option<Duration>) -> Result<Outcome, String> {
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        match until {
+            WaitFor::Readable(n) => self.wait_readable(name, *n, timeout),
+            WaitFor::State(state) => self.wait_state(name, *state, timeout),
+        }
+    }
+
+    /// Re-reads FIONREAD every few milliseconds. Not SO_RCVLOWAT + poll:
+    /// Linux caps that option at half the receive buffer and grows the
+    /// buffer to fit it, which would quietly change the learner's socket.
+    fn wait_readable(&mut self, name: &str, want: usize, timeout: Duration) -> Result<Outcome, String> {
+        let s = self.open(name)?;
+        if s.kind == Kind::Listener {
+            return Err(format!("'{name}' is listening: wait for data on an accepted socket, or just accept {name}"));
+        }
+        let call = format!("ioctl(FIONREAD) until ≥ {want}");
+        let udp = s.kind == Kind::Udp;
+        let probe = |fd: BorrowedFd<'_>| -> Option<Readable> {
+            let queued = queues::bytes_readable(fd).ok()?;
+            if queued >= want {
+                Some(Readable::Enough(queued))
+            } else if udp {
+                has_input(fd, PollFlags::POLLIN).then_some(Readable::ShortDatagram(queued))
+            } else {
+                // POLLRDHUP: the receive side is shut, nothing more will come.
+                has_input(fd, PollFlags::from_bits_retain(nix::libc::POLLRDHUP)).then_some(Readable::Ended(queued))
+            }
+        };
+        let found = match probe(s.sock.as_fd()) {
+            Some(now) => now,
+            None => {
+                self.emit(super::waiting_notice(name, &format!("{want} bytes"), timeout));
+                let fd = self.open(name)?.sock.as_fd();
+                match cancel::wait_until(timeout, || probe(fd)) {
+                    Ok(later) => later,
+                    Err(waited) => {
+                        let missing = format!(
+                            "fewer than {want} bytes arrived (a receive buffer smaller than that never fills so far: opt {name} rcvbuf)"
+                        );
+                        return Ok(self.gave_up(name, &call, waited, timeout, &missing, false));
+                    }
+                }
+            }
+        };
+        let (result, queued) = match found {
+            Readable::Enough(q) => (CallResult::ok(format!("{q} bytes queued")), q),
+            Readable::Ended(q) => {
+                let why = format!("only {q} bytes will ever arrive: the peer closed (or reading was shut down)");
+                (CallResult::Failed { why }, q)
+            }
+            Readable::ShortDatagram(q) => {
+                let why = format!("the next datagram is {q} bytes: UDP counts one datagram at a time");
+                (CallResult::Failed { why }, q)
+            }
+        };
+        self.call(name, call, result.clone());
+        Ok(Outcome { value: Some(queued.to_string()), ..Outcome::of(name, result) })
+    }
+
+    fn wait_state(&mut self, name: &str, want: TcpState, timeout: Duration) -> Result<Outcome, String> {
+        match self.is_tcp(name) {
+            None => return Err(self.unknown(name)),
+            Some(false) => return Err(format!("'{name}' is UDP: UDP has no connection states")),
+            Some(true) => {}
+        }
+        let call = format!("wait for {want} (/proc/net/tcp)");
+        let mut last = None;
+        let found = cancel::wait_until(timeout, || {
+            let entry = self.kernel_entry(name);
+            last = entry.as_ref().and_then(KernelEntry::tcp_state);
+            entry.filter(|k| k.tcp_state() == Some(want))
+        });
+        match found {
+            Ok(k) => {
+                self.call(name, call, CallResult::ok(want.name()));
+                self.emit_kernel(name, &k);
+                let value = Some(want.name().to_string());
+                Ok(Outcome { value, ..Outcome::of(name, CallResult::ok("")) })
+            }
+            Err(waited) => {
+                let seen = last.map_or("gone from the kernel".to_string(), |s| format!("still {s}"));
+                let out = self.gave_up(
+                    name,
+                    &call,
+                    waited,
+                    timeout,
+                    &format!("the kernel did not show {want} ({seen})"),
+                    false,
+                );
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Does `fd` report any of `events` right now?
+fn has_input(fd: BorrowedFd<'_>, events: PollFlags) -> bool {
+    let mut fds = [PollFd::new(fd, events)];
+    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0 && fds[0].revents().is_some_and(|r| r.intersects(events)))
+}
