@@ -45,7 +45,7 @@ pub enum Cmd {
     Lesson { lesson: String },
     /// Run one narrated live demo and exit.
     Demo {
-        /// Demo name (see --list).
+        /// Demo name (without one, or with --list: the list).
         name: Option<String>,
         /// List the demos.
         #[arg(long)]
@@ -83,9 +83,7 @@ pub fn main() -> ExitCode {
         Some(Cmd::Lesson { lesson }) => crate::repl::start(cli.lessons.as_deref(), Some(&lesson)),
         Some(Cmd::Lessons { format }) => crate::commands::lessons(cli.lessons.as_deref(), format),
         Some(Cmd::Demo { list: true, format, .. }) => crate::commands::demo_list(format),
-        Some(Cmd::Demo { name: None, .. }) => {
-            Err(crate::commands::Failure::Usage("which demo? `netlab demo --list` shows them".into()))
-        }
+        Some(Cmd::Demo { name: None, format, .. }) => crate::commands::demo_list(format),
         Some(Cmd::Demo { name: Some(name), format, .. }) => crate::commands::demo(&name, format),
         Some(Cmd::Lint { dir }) => crate::commands::lint(dir.as_deref().or(cli.lessons.as_deref())),
         Some(Cmd::Book { out, check }) => crate::commands::book(cli.lessons.as_deref(), &out, check),

@@ -128,6 +128,10 @@ pub enum Event {
     Hint {
         text: String,
     },
+    /// An aside in a lesson: a tip, a longer code example.
+    Note {
+        text: String,
+    },
     /// Neutral information about netlab itself (progress saved, lesson list…).
     Notice {
         text: String,

@@ -96,3 +96,34 @@ fn a_unique_prefix_opens_a_lesson_and_open_sockets_are_announced_closed() {
     assert!(s.prompt().contains("sticky-packets"), "{}", s.prompt());
     assert!(s.lab.names().is_empty());
 }
+
+/// Press Enter until a prediction waits.
+fn until_question(s: &mut Session) {
+    for _ in 0..100 {
+        if s.expected_input().is_some_and(|i| i.parse::<usize>().is_ok()) {
+            return;
+        }
+        let input = s.expected_input().unwrap_or_default();
+        s.handle(&input);
+    }
+    panic!("no prediction reached");
+}
+
+#[test]
+fn enter_on_a_question_asks_again_and_skip_reveals_the_answer() {
+    let (mut s, rec) = session();
+    s.open_lesson(0, 0);
+    until_question(&mut s);
+    let answer = s.expected_input();
+    s.handle("");
+    assert_eq!(s.expected_input(), answer, "Enter does not give the answer away");
+    let from = count(&rec);
+    s.handle("maybe");
+    assert!(
+        since(&rec, from).iter().any(|e| matches!(e, Event::Error { text } if text.contains("answer with a number")))
+    );
+    let from = count(&rec);
+    s.handle("skip");
+    assert!(since(&rec, from).iter().any(|e| matches!(e, Event::Say { text } if text.starts_with("the answer is"))));
+    assert_ne!(s.expected_input(), answer, "skip moved on");
+}

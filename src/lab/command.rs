@@ -132,7 +132,7 @@ pub const COMMANDS: &[CommandHelp] = &[
 ];
 
 /// Payload syntax reminder shown by `help send`.
-pub const PAYLOAD_HELP: &str = "payload: \"text\" 'text' hex:48656c6c6f u16be:N u32be:N u32le:N u64be:N repeat:N:\"x\" file:PATH — several are concatenated";
+pub const PAYLOAD_HELP: &str = "payload: \"text\" 'text' hex:48656c6c6f repeat:N:\"x\" file:PATH, or an integer in a byte order: u16be: u16le: u32be: u32le: u64be: u64le: i32be: i32le: (e.g. u32be:1000) — several are concatenated";
 
 const TIMEOUT: &[&str] = &["timeout"];
 
@@ -266,7 +266,10 @@ fn parse_tcp(rest: &[String]) -> Result<Command, String> {
 
 fn parse_recv(cmd: &str, rest: &[String]) -> Result<Command, String> {
     let a = Args::parse(rest, &["timeout", "as"], &["peek"])?;
-    let usage = format!("usage: {cmd} SOCK [N] [--peek] [--timeout MS]");
+    let usage = match cmd {
+        "recv" => "usage: recv SOCK [N] [--peek] [--timeout MS] [--as u32be|u32le|…]".to_string(),
+        _ => format!("usage: {cmd} SOCK [N] [--peek] [--timeout MS]"),
+    };
     let (sock, size) = match a.positional.as_slice() {
         [sock] => (sock, 1024),
         [sock, n] => {

@@ -22,7 +22,7 @@ pub fn from_code(code: i32) -> CallResult {
     CallResult::Err {
         errno: format!("{errno:?}"),
         code,
-        message: errno.desc().to_string(),
+        message: strerror(code),
         why: explain(errno).map(str::to_string),
     }
 }
@@ -61,4 +61,14 @@ fn explain(errno: Errno) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// The C library's message ("Resource temporarily unavailable"), which is
+/// also what Python prints, rather than the kernel header's comment.
+fn strerror(code: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(code).to_string();
+    match text.rfind(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }

@@ -71,7 +71,7 @@ impl Lab {
         if let Err(e) = sock.listen(backlog) {
             return Ok(self.failed(&name, format!("listen({backlog})"), &e));
         }
-        let sock = LabSocket { kind: Kind::Listener, sock, local, peer: None };
+        let sock = LabSocket::new(Kind::Listener, sock, local, None);
         Ok(self.created(&name, sock, Some(format!("listen({backlog})")), format!("listening on {local}")))
     }
 
@@ -87,12 +87,7 @@ impl Lab {
             Err(failed) => return Ok(*failed),
         };
         // bind() was the last call, already reported.
-        Ok(self.created(
-            &name,
-            LabSocket { kind: Kind::Udp, sock, local, peer: None },
-            None,
-            format!("bound to {local}"),
-        ))
+        Ok(self.created(&name, LabSocket::new(Kind::Udp, sock, local, None), None, format!("bound to {local}")))
     }
 
     pub(super) fn tcp_connect(
@@ -120,7 +115,7 @@ impl Lab {
             Err(e) => return Ok(self.failed(&name, call, &e)),
         };
         let local = local_addr(&sock).map_err(|e| format!("getsockname failed: {e}"))?;
-        let sock = LabSocket { kind: Kind::Stream, sock, local, peer: Some(target) };
+        let sock = LabSocket::new(Kind::Stream, sock, local, Some(target));
         if let Waited::Ready(_) = waited {
             return Ok(self.created(&name, sock, Some(call), format!("connected from {local}")));
         }
@@ -169,11 +164,12 @@ impl Lab {
         let detail = format!("new socket {name} for {peer} → {local}");
         // The call is the listener's; the outcome is about the new socket.
         self.call(listener, "accept()", CallResult::ok(detail.clone()));
-        Ok(self.created(&name, LabSocket { kind: Kind::Stream, sock, local, peer: Some(peer) }, None, detail))
+        Ok(self.created(&name, LabSocket::new(Kind::Stream, sock, local, Some(peer)), None, detail))
     }
 
     pub(super) fn close(&mut self, name: &str) -> Result<Outcome, String> {
         let s = self.open(name)?;
+        let linger = s.sock.linger().ok().flatten();
         // With SO_LINGER on, close() blocks until unsent data is acknowledged
         // or the linger time runs out: say so before it happens.
         if let Ok(Some(linger)) = s.sock.linger()
@@ -190,7 +186,11 @@ impl Lab {
             entry.slot = Slot::Closed { kind: s.kind, local: s.local, peer: s.peer };
         }
         // Replacing the slot dropped the Socket: that is the close(2).
-        let result = CallResult::ok("");
+        let detail = match linger {
+            Some(d) if d.is_zero() => "RST sent (SO_LINGER 0): no FIN, no TIME_WAIT; the peer sees ECONNRESET",
+            _ => "",
+        };
+        let result = CallResult::ok(detail);
         self.call(name, "close()", result.clone());
         Ok(Outcome::of(name, result))
     }
@@ -204,6 +204,11 @@ impl Lab {
         let done = self.open(name)?.sock.shutdown(how);
         if let Err(e) = done {
             return Ok(self.failed(name, call, &e));
+        }
+        if matches!(how, Shutdown::Read | Shutdown::Both)
+            && let Some(super::Entry { slot: Slot::Open(s), .. }) = self.entries.iter_mut().find(|e| e.name == name)
+        {
+            s.read_shut = true;
         }
         let detail = match how {
             Shutdown::Write => "FIN sent: the peer will read EOF; this side can still receive",

@@ -38,6 +38,9 @@ impl Lab {
         let shown = match (opt, now.as_str()) {
             (SockOpt::ReuseAddr | SockOpt::NoDelay, "1") => "1 (on)".to_string(),
             (SockOpt::ReuseAddr | SockOpt::NoDelay, _) => "0 (off)".to_string(),
+            (SockOpt::Linger, "off") => "off (close() returns at once; the kernel sends what is left)".to_string(),
+            (SockOpt::Linger, "0") => "on, 0 s (close() will reset the connection: RST, no TIME_WAIT)".to_string(),
+            (SockOpt::Linger, secs) => format!("on, {secs} s (close() may block up to {secs} s for unsent data)"),
             _ => now.clone(),
         };
         let (call, mut detail) = match value {
@@ -225,7 +228,7 @@ fn get_opt(s: &LabSocket, opt: SockOpt) -> std::io::Result<String> {
         SockOpt::NoDelay => switch(sock.tcp_nodelay()?),
         SockOpt::Linger => match sock.linger()? {
             None => "off".into(),
-            Some(d) => format!("{} s", d.as_secs()),
+            Some(d) => d.as_secs().to_string(),
         },
         SockOpt::RcvBuf => sock.recv_buffer_size()?.to_string(),
         SockOpt::SndBuf => sock.send_buffer_size()?.to_string(),

@@ -54,8 +54,9 @@ impl Lab {
             format!("{sent} bytes queued")
         } else {
             format!(
-                "{sent} of {} bytes queued — the send buffer filled (is the peer reading?); the other {} were not sent, call send again",
+                "{sent} of {} bytes queued — the send buffer stayed full for {} ms (is the peer reading?); the other {} were not sent: call send again with the rest (a blocking send in C or Python would still be waiting)",
                 data.len(),
+                timeout.as_millis(),
                 data.len() - sent
             )
         };
@@ -143,12 +144,18 @@ impl Lab {
         };
         buf.truncate(n);
         let mut detail = match n {
+            0 if self.open(name)?.read_shut => {
+                "0 bytes: this side called shutdown(SHUT_RD) and the queue is empty (Linux still delivers data that arrives later)".to_string()
+            }
             0 => "0 bytes: EOF — the peer closed its sending side (recv will keep returning 0)".to_string(),
             _ if peek => format!("{n} bytes (peeked: they stay queued)"),
             _ => format!("{n} bytes"),
         };
         let value = decode.and_then(|f| f.decode(&buf).map(|v| (f, v)));
         match (&value, decode) {
+            (Some((f, v)), _) if n > f.size() => {
+                detail.push_str(&format!(", first {} of {n} bytes read as {}: {v}", f.size(), f.name()))
+            }
             (Some((f, v)), _) => detail.push_str(&format!(", read as {}: {v}", f.name())),
             (None, Some(f)) if n > 0 => detail.push_str(&format!(", too short for {} ({} bytes)", f.name(), f.size())),
             _ => {}

@@ -48,8 +48,7 @@ impl Lab {
             } else if udp {
                 has_input(fd, PollFlags::POLLIN).then_some(Readable::ShortDatagram(queued))
             } else {
-                // POLLRDHUP: the receive side is shut, nothing more will come.
-                has_input(fd, PollFlags::from_bits_retain(nix::libc::POLLRDHUP)).then_some(Readable::Ended(queued))
+                read_side_done(fd).then_some(Readable::Ended(queued))
             }
         };
         let found = match probe(s.sock.as_fd()) {
@@ -60,8 +59,9 @@ impl Lab {
                 match cancel::wait_until(timeout, || probe(fd)) {
                     Ok(later) => later,
                     Err(waited) => {
+                        let unit = if want == 1 { "byte" } else { "bytes" };
                         let missing = format!(
-                            "fewer than {want} bytes arrived (a receive buffer smaller than that never fills so far: opt {name} rcvbuf)"
+                            "fewer than {want} {unit} arrived (if that is more than the receive buffer holds, it never will: see opt {name} rcvbuf)"
                         );
                         return Ok(self.gave_up(name, &call, waited, timeout, &missing, false));
                     }
@@ -117,6 +117,15 @@ impl Lab {
             }
         }
     }
+}
+
+/// Will no more bytes arrive? Asks poll() for POLLRDHUP alone: any event it
+/// reports then (RDHUP, HUP or ERR) means the receive side is finished.
+/// (nix's `revents()` is `None` for RDHUP, a flag it does not model, so
+/// the count is what is read here.)
+fn read_side_done(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::from_bits_retain(nix::libc::POLLRDHUP))];
+    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
 }
 
 /// Does `fd` report any of `events` right now?

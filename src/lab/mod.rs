@@ -51,6 +51,15 @@ pub struct LabSocket {
     pub sock: Socket,
     pub local: SocketAddr,
     pub peer: Option<SocketAddr>,
+    /// `shutdown read` was called: a 0-byte recv is then this side's
+    /// doing, not the peer's FIN.
+    pub read_shut: bool,
+}
+
+impl LabSocket {
+    fn new(kind: Kind, sock: Socket, local: SocketAddr, peer: Option<SocketAddr>) -> LabSocket {
+        LabSocket { kind, sock, local, peer, read_shut: false }
+    }
 }
 
 enum Slot {

@@ -80,7 +80,8 @@ fn parse_part(word: &str) -> Result<Part, String> {
         "file" if !rest.is_empty() => Ok(Part::File(PathBuf::from(rest))),
         "repeat" => parse_repeat(rest).map(Part::Bytes),
         _ => Err(format!(
-            "unknown payload kind '{kind}:': use \"text\", hex:, u16be:, u32be:, u32le:, u64be:, repeat:, file:"
+            "unknown payload kind '{kind}:': use \"text\", hex:, repeat:, file: or an integer kind ({}:)",
+            IntFormat::NAMES.join(": ")
         )),
     }
 }

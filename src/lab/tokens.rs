@@ -93,6 +93,8 @@ impl Args {
                         format!("unknown option --{flag}: this command takes {}", known.join(", "))
                     });
                 }
+            } else if w.len() > 1 && w.starts_with('-') && w[1..].starts_with(|c: char| c.is_ascii_alphabetic()) {
+                return Err(format!("unknown option {w}: options start with two dashes, e.g. -{w}"));
             } else {
                 args.positional.push(w.clone());
                 i += 1;
@@ -171,6 +173,7 @@ mod tests {
         assert!(parse("tcp listen as a as b").unwrap_err().contains("twice"));
         assert!(parse("tcp listen as as").unwrap_err().contains("cannot be one"));
         assert!(check_name(&"x".repeat(30)).unwrap_err().contains("at most 24"));
+        assert!(parse("recv c 4 -as u32be").unwrap_err().contains("e.g. --as"));
     }
 
     #[test]

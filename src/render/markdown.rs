@@ -122,7 +122,7 @@ fn step_markdown(md: &mut String, step: &Step) {
             let _ = writeln!(md, "```text\n$ netlab demo {name}\n```\n");
         }
         Step::Hint(text) => {
-            let _ = writeln!(md, "> **Hint:**\n>\n{}", prose(text, "> "));
+            let _ = writeln!(md, "> **Note:**\n>\n{}", prose(text, "> "));
         }
     }
 }

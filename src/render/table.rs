@@ -29,7 +29,9 @@ pub fn render(rows: &[SocketRow]) -> Vec<String> {
     let mut out = vec![line(header).bold().to_string()];
     for row in &cells {
         let text = line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5], &row[6]]);
-        out.push(if row[1].contains("closed") { text.dimmed().to_string() } else { text });
+        // Closed-but-still-in-the-kernel rows are what lessons point at:
+        // set them apart without making them faint.
+        out.push(if row[1].contains("closed") { text.magenta().to_string() } else { text });
     }
     out
 }

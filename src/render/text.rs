@@ -28,7 +28,7 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
             "kernel".dimmed(),
             name(sock),
             state.bold().magenta(),
-            meaning.dimmed()
+            meaning
         ))],
         Event::Table { rows } => table::render(rows),
         Event::Verdict { ok: true, text } => vec![format!("{} {text}", "✓".green().bold()).green().to_string()],
@@ -46,6 +46,13 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
             let mut lines = text.trim_end().lines();
             let first = lines.next().unwrap_or_default();
             let mut out = vec![format!("{} {first}", "hint:".yellow().bold())];
+            out.extend(lines.map(|l| format!("      {l}")));
+            out
+        }
+        Event::Note { text } => {
+            let mut lines = text.trim_end().lines();
+            let first = lines.next().unwrap_or_default();
+            let mut out = vec![format!("{} {first}", "note:".cyan().bold())];
             out.extend(lines.map(|l| format!("      {l}")));
             out
         }

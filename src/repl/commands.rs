@@ -4,11 +4,12 @@ use crate::event::Event;
 use crate::lab::command::{COMMANDS, PAYLOAD_HELP};
 
 /// First words the REPL handles itself, before the playground.
-pub const REPL_WORDS: [&str; 14] =
-    ["next", "n", "back", "b", "hint", "h", "list", "l", "lesson", "demo", "help", "reset", "quit", "q"];
+pub const REPL_WORDS: [&str; 15] =
+    ["next", "n", "back", "b", "hint", "h", "list", "l", "lesson", "demo", "help", "reset", "skip", "quit", "q"];
 
-const REPL_HELP: [(&str, &str); 10] = [
+const REPL_HELP: [(&str, &str); 11] = [
     ("next | n | Enter", "the next step of the lesson (runs a `try` for you if you are stuck)"),
+    ("skip", "see a prediction's answer without guessing"),
     ("back | b", "show the previous step again"),
     ("hint | h", "a hint for the current step"),
     ("list | l", "the lessons, with your progress"),

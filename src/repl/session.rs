@@ -141,6 +141,16 @@ impl Session {
             self.usage("no question is waiting: numbers answer a predict step".into());
             return Flow::Continue;
         }
+        if let Pending::Predict(i) = self.pending
+            && !is_command_word(word)
+        {
+            let n = self.current().and_then(|l| l.steps.get(i)).map_or(0, |s| match s {
+                crate::lesson::Step::Predict { predict, .. } => predict.choices.len(),
+                _ => 0,
+            });
+            self.usage(format!("answer with a number from 1 to {n} — or `skip` to see the answer"));
+            return Flow::Continue;
+        }
         match (word, rest) {
             ("" | "next" | "n", "") => self.next(),
             ("back" | "b", "") => self.back(),
@@ -159,11 +169,15 @@ impl Session {
                 }
             }
             ("reset", "") => self.reset(),
+            ("skip", "") => self.skip(),
             ("quit" | "q" | "exit", "") => {
                 self.quit();
                 return Flow::Quit;
             }
-            ("next" | "n" | "back" | "b" | "hint" | "h" | "list" | "l" | "reset" | "quit" | "q" | "exit", _) => {
+            (
+                "next" | "n" | "back" | "b" | "hint" | "h" | "list" | "l" | "reset" | "skip" | "quit" | "q" | "exit",
+                _,
+            ) => {
                 self.usage(format!("{word} takes no arguments"));
             }
             _ => self.playground(line),
@@ -173,8 +187,8 @@ impl Session {
 
     fn playground(&mut self, line: &str) {
         let first = line.split_whitespace().next().unwrap_or_default();
-        let playground = crate::lab::command::command_words();
-        if !playground.contains(&first) {
+        if !is_command_word(first) {
+            let playground = crate::lab::command::command_words();
             let mut words = playground;
             words.extend(commands::REPL_WORDS);
             return self.usage(crate::lab::command::unknown_command(first, &words));
@@ -241,4 +255,9 @@ impl Session {
             self.progress_path = None;
         }
     }
+}
+
+/// A word that starts a playground or REPL command.
+fn is_command_word(word: &str) -> bool {
+    crate::lab::command::command_words().contains(&word) || commands::REPL_WORDS.contains(&word) || word == "exit"
 }

@@ -82,11 +82,12 @@ impl Session {
                 return self.advance(i + 1);
             }
             Pending::Predict(i) => {
-                self.pending = Pending::None;
+                // Enter is how people move on; a prediction is worth a guess.
                 if let Step::Predict { predict, .. } = &lesson.steps[i] {
-                    self.reveal(predict, None);
+                    self.lab.emit(Event::Question { ask: predict.ask.clone(), choices: predict.choices.clone() });
+                    self.lab.emit(Event::notice("make a guess with its number — or `skip` to see the answer"));
                 }
-                return self.advance(i + 1);
+                return;
             }
             Pending::None => {}
         }
@@ -94,7 +95,9 @@ impl Session {
             if self.lesson + 1 < self.lessons.len() {
                 self.open_lesson(self.lesson + 1, 0);
             } else {
-                self.lab.emit(Event::notice("that was the last lesson — `list` to revisit one, `demo` for the demos"));
+                self.lab.emit(Event::notice(
+                    "that was the last lesson — `list` shows them all, `lesson N` opens one, `demo` lists the demos",
+                ));
             }
             return;
         }
@@ -102,7 +105,7 @@ impl Session {
         self.shown = Some(i);
         match &lesson.steps[i] {
             Step::Say(text) => self.lab.say(text.clone()),
-            Step::Hint(text) => self.lab.emit(Event::Hint { text: text.clone() }),
+            Step::Hint(text) => self.lab.emit(Event::Note { text: text.clone() }),
             Step::Run { line, expect, .. } if !self.done[i] => self.run_step(i, line, expect.as_ref()),
             Step::Run { line, .. } => self.already(line),
             Step::Expect(e) => self.check(e),
@@ -190,7 +193,7 @@ impl Session {
         let Some(step) = self.current().and_then(|l| l.steps.get(target)).cloned() else { return };
         match &step {
             Step::Say(text) => self.lab.say(text.clone()),
-            Step::Hint(text) => self.lab.emit(Event::Hint { text: text.clone() }),
+            Step::Hint(text) => self.lab.emit(Event::Note { text: text.clone() }),
             Step::Run { line, .. } | Step::Try { line, .. } => self.already(line),
             Step::Predict { predict, .. } => {
                 self.lab.emit(Event::Question { ask: predict.ask.clone(), choices: predict.choices.clone() });
@@ -220,8 +223,25 @@ impl Session {
     }
 
     pub(super) fn reset(&mut self) {
+        self.lab.close_all();
         self.lab.emit(Event::notice("every socket closed; the lesson starts over"));
         self.open_lesson(self.lesson, 0);
+    }
+
+    /// `skip`: reveal a prediction's answer, or let netlab do a `try`.
+    pub(super) fn skip(&mut self) {
+        let Some(lesson) = self.current().cloned() else { return };
+        match self.pending {
+            Pending::Predict(i) => {
+                self.pending = Pending::None;
+                if let Step::Predict { predict, .. } = &lesson.steps[i] {
+                    self.reveal(predict, None);
+                }
+                self.advance(i + 1);
+            }
+            Pending::Try(_) => self.next(),
+            Pending::None => self.lab.emit(Event::notice("nothing to skip — Enter shows the next step")),
+        }
     }
 
     pub(super) fn answer(&mut self, i: usize, n: usize) {
@@ -257,7 +277,10 @@ impl Session {
         let Some(Step::Try { command, expect, line, .. }) = self.current().and_then(|l| l.steps.get(i)).cloned() else {
             return;
         };
-        let Ok(typed) = Command::parse(typed) else { return };
+        let Ok(typed) = Command::parse(typed) else {
+            self.lab.emit(Event::notice(format!("nothing ran (see the error); this step asks for: {line}")));
+            return;
+        };
         let changed = typed.changes_state();
         let same = typed == command || same_but_auto_named(&typed, &command, outcome);
         let achieved = expect.as_ref().is_some_and(|e| expect::check(e, outcome, &self.lab).iter().all(|(ok, _)| *ok));
