@@ -1,25 +1,25 @@
 //! The command line, run as a learner or a script would run it.
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use common::TempDir;
+
 /// A private state/data home so tests never touch the user's progress.
-struct Home(PathBuf);
+struct Home(TempDir);
 
 impl Home {
     fn new(tag: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("netlab-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Home(dir)
+        Home(TempDir::new(&format!("cli-{tag}")))
     }
 
     fn netlab(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_netlab"));
         cmd.args(args)
-            .env("XDG_STATE_HOME", self.0.join("state"))
-            .env("XDG_DATA_HOME", self.0.join("data"))
+            .env("XDG_STATE_HOME", self.0.path().join("state"))
+            .env("XDG_DATA_HOME", self.0.path().join("data"))
             .env_remove("NO_COLOR");
         cmd
     }
@@ -34,12 +34,6 @@ impl Home {
             self.netlab(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -153,19 +147,19 @@ fn bad_lines_in_a_script_are_reported_and_exit_2_but_the_rest_runs() {
 fn progress_is_saved_resumed_and_reset() {
     let home = Home::new("progress");
     home.script(&["lesson", "udp-boundaries"], "\n\n\nquit\n");
-    let file = std::fs::read_to_string(home.0.join("state/netlab/progress.yaml")).unwrap();
+    let file = std::fs::read_to_string(home.0.path().join("state/netlab/progress.yaml")).unwrap();
     assert!(file.contains("lesson: udp-boundaries") && file.contains("step: 3"), "{file}");
     let resumed = stdout(&home.script(&[], "quit\n"));
     assert!(resumed.contains("resuming after step 3/"), "{resumed}");
     assert!(stdout(&home.run(&["progress"])).contains("udp-boundaries"));
     assert!(stdout(&home.run(&["progress", "--reset"])).contains("progress reset"));
-    assert!(!home.0.join("state/netlab/progress.yaml").exists());
+    assert!(!home.0.path().join("state/netlab/progress.yaml").exists());
 }
 
 #[test]
 fn a_damaged_progress_file_is_reported_and_never_overwritten() {
     let home = Home::new("damaged");
-    let path = home.0.join("state/netlab/progress.yaml");
+    let path = home.0.path().join("state/netlab/progress.yaml");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, "lesson: [oops\n").unwrap();
     let out = home.script(&[], "\n\nquit\n");
@@ -178,7 +172,7 @@ fn a_damaged_progress_file_is_reported_and_never_overwritten() {
 #[test]
 fn an_authors_own_lessons_are_used_with_lessons_dir() {
     let home = Home::new("authored");
-    let dir = home.0.join("mine");
+    let dir = home.0.path().join("mine");
     std::fs::create_dir_all(&dir).unwrap();
     let lesson = "format: 1\nid: my-first\ntitle: My first lesson\nsteps:\n  - say: hello\n  - run: udp bind as u\n    expect: { ok: true }\n";
     std::fs::write(dir.join("01-mine.yaml"), lesson).unwrap();
@@ -200,7 +194,7 @@ fn the_book_matches_the_lessons() {
     let book = concat!(env!("CARGO_MANIFEST_DIR"), "/book/src");
     let out = home.run(&["book", "--check", "--out", book]);
     assert_eq!(out.status.code(), Some(0), "run `netlab book` to regenerate: {}", stderr(&out));
-    let fresh = home.0.join("book");
+    let fresh = home.0.path().join("book");
     let out = home.run(&["book", "--out", fresh.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     assert!(fresh.join("SUMMARY.md").exists() && fresh.join("lessons/sticky-packets.md").exists());

@@ -1,35 +1,17 @@
 //! `netlab lint DIR` finds each kind of mistake and points at it as
 //! `file:line:col: message`, exiting 2.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("netlab-lint-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> &Self {
-        std::fs::write(self.0.join(name), text).unwrap();
-        self
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::TempDir;
 
 /// Run `netlab lint DIR`; return (exit code, lines with the dir prefix removed).
 fn lint(dir: &TempDir) -> (i32, Vec<String>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_netlab")).arg("lint").arg(&dir.0).env("NO_COLOR", "1").output().unwrap();
-    let prefix = format!("{}/", dir.0.display());
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_netlab")).arg("lint").arg(dir.path()).env("NO_COLOR", "1").output().unwrap();
+    let prefix = format!("{}/", dir.path().display());
     let text = String::from_utf8_lossy(&out.stderr).replace(&prefix, "");
     (out.status.code().unwrap_or(-1), text.lines().map(str::to_string).collect())
 }
@@ -42,16 +24,16 @@ const GOOD: &str = "format: 1\nid: alpha\ntitle: Alpha\nsteps:\n  - say: hi\n";
 
 #[test]
 fn a_clean_directory_passes() {
-    let dir = TempDir::new("clean");
+    let dir = TempDir::new("lint-clean");
     dir.file("01-alpha.yaml", GOOD);
-    let out = Command::new(env!("CARGO_BIN_EXE_netlab")).arg("lint").arg(&dir.0).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netlab")).arg("lint").arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 lessons, no problems"));
 }
 
 #[test]
 fn unknown_keys_and_yaml_errors_point_at_their_place() {
-    let dir = TempDir::new("keys");
+    let dir = TempDir::new("lint-keys");
     dir.file("01-a.yaml", "format: 1\nid: a\ntitle: A\nsteps:\n  - say: hi\n    colour: red\n")
         .file("02-b.yaml", "format: 1\nid: b\ntitle: B\nsteps:\n  - say: hi\n   - say: broken indent\n")
         .file("03-c.yaml", "format: 1\nid: c\ntitel: C\nsteps:\n  - say: hi\n");
@@ -64,7 +46,7 @@ fn unknown_keys_and_yaml_errors_point_at_their_place() {
 
 #[test]
 fn step_mistakes_point_at_the_step_key() {
-    let dir = TempDir::new("steps");
+    let dir = TempDir::new("lint-steps");
     dir.file(
         "01-a.yaml",
         "format: 1\nid: a\ntitle: A\nsteps:\n  - run: sned cli \"x\"\n  - say: a\n    run: sockets\n  - predict:\n      ask: q\n      choices: [a, b]\n      answer: 3\n  - demo: nosuch\n  - run: recv conn\n    expect: { error: EWHAT }\n  - run: recv conn\n    expect: { state: NOPE }\n  -\n    hint: h\n    expect: { ok: true }\n  - {}\n",
@@ -83,7 +65,7 @@ fn step_mistakes_point_at_the_step_key() {
 
 #[test]
 fn duplicate_ids_bad_requires_and_header_mistakes() {
-    let dir = TempDir::new("ids");
+    let dir = TempDir::new("lint-ids");
     dir.file("01-alpha.yaml", GOOD)
         .file("02-dup.yaml", "format: 1\nid: alpha\ntitle: Again\nrequires: [alpah]\nsteps:\n  - say: hi\n")
         .file("03-bad.yaml", "format: 2\nid: Bad_Id\ntitle: D\nsteps: []\n");

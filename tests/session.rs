@@ -24,20 +24,24 @@ fn since(rec: &Recorder, from: usize) -> Vec<Event> {
     rec.events().split_off(from)
 }
 
-/// Press Enter until a try step waits; returns its index and command.
-fn until_try(s: &mut Session) -> (usize, String) {
+/// Walk the lesson as a learner who gets everything right until the
+/// waiting step's expected input satisfies `stop`; returns that input.
+fn until(s: &mut Session, stop: impl Fn(&str) -> bool) -> String {
     for _ in 0..100 {
-        if let Some(input) = s.expected_input()
-            && input.parse::<usize>().is_err()
-        {
-            let lesson = &s.lessons()[0];
-            let i = lesson.steps.iter().position(|st| matches!(st, Step::Try { line, .. } if *line == input));
-            return (i.expect("the try is in the lesson"), input);
+        if let Some(input) = s.expected_input().filter(|i| stop(i)) {
+            return input;
         }
         let input = s.expected_input().unwrap_or_default();
         s.handle(&input);
     }
-    panic!("no try step reached");
+    panic!("the step waited for never came");
+}
+
+/// Until a try step waits; returns its index and command.
+fn until_try(s: &mut Session) -> (usize, String) {
+    let input = until(s, |i| i.parse::<usize>().is_err());
+    let i = s.lessons()[0].steps.iter().position(|st| matches!(st, Step::Try { line, .. } if *line == input));
+    (i.expect("the try is in the lesson"), input)
 }
 
 #[test]
@@ -97,23 +101,11 @@ fn a_unique_prefix_opens_a_lesson_and_open_sockets_are_announced_closed() {
     assert!(s.lab.names().is_empty());
 }
 
-/// Press Enter until a prediction waits.
-fn until_question(s: &mut Session) {
-    for _ in 0..100 {
-        if s.expected_input().is_some_and(|i| i.parse::<usize>().is_ok()) {
-            return;
-        }
-        let input = s.expected_input().unwrap_or_default();
-        s.handle(&input);
-    }
-    panic!("no prediction reached");
-}
-
 #[test]
 fn enter_on_a_question_asks_again_and_skip_reveals_the_answer() {
     let (mut s, rec) = session();
     s.open_lesson(0, 0);
-    until_question(&mut s);
+    until(&mut s, |i| i.parse::<usize>().is_ok());
     let answer = s.expected_input();
     s.handle("");
     assert_eq!(s.expected_input(), answer, "Enter does not give the answer away");

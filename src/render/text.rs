@@ -42,20 +42,8 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
         Event::YourTurn { command } => {
             vec![format!("{} type: {}", "your turn ▸".yellow().bold(), command.bold())]
         }
-        Event::Hint { text } => {
-            let mut lines = text.trim_end().lines();
-            let first = lines.next().unwrap_or_default();
-            let mut out = vec![format!("{} {first}", "hint:".yellow().bold())];
-            out.extend(lines.map(|l| format!("      {l}")));
-            out
-        }
-        Event::Note { text } => {
-            let mut lines = text.trim_end().lines();
-            let first = lines.next().unwrap_or_default();
-            let mut out = vec![format!("{} {first}", "note:".cyan().bold())];
-            out.extend(lines.map(|l| format!("      {l}")));
-            out
-        }
+        Event::Hint { text } => labelled("hint:".yellow().bold(), text),
+        Event::Note { text } => labelled("note:".cyan().bold(), text),
         Event::Notice { text } => vec![text.dimmed().to_string()],
         Event::Error { text } => vec![format!("{} {text}", "error:".red().bold())],
         Event::Lessons { rows } => rows
@@ -75,6 +63,15 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
             .collect(),
         Event::Diagnostic { file, line, col, message } => vec![format!("{}:{line}:{col}: {message}", file.bold())],
     }
+}
+
+/// `label first line`, later lines indented under it.
+fn labelled(label: colored::ColoredString, text: &str) -> Vec<String> {
+    let mut lines = text.trim_end().lines();
+    let first = lines.next().unwrap_or_default();
+    let mut out = vec![format!("{label} {first}")];
+    out.extend(lines.map(|l| format!("      {l}")));
+    out
 }
 
 fn name(sock: &str) -> String {
