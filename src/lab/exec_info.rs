@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::command::SockOpt;
 use super::{Kind, Lab, LabSocket, Outcome, Slot};
 use crate::event::{CallResult, Event, SocketRow};
-use crate::wire::kernel::{self, KernelEntry, Proto, TcpState};
+use crate::wire::kernel::{self, KernelEntry, Proto};
 use crate::wire::queues;
 
 impl Lab {
@@ -115,13 +115,6 @@ impl Lab {
             Slot::Open(s) => s.kind != Kind::Udp,
             Slot::Closed { kind, .. } => *kind != Kind::Udp,
         })
-    }
-
-    /// Emit what the kernel says about one socket right now.
-    pub fn show_kernel_state(&mut self, name: &str) -> Option<TcpState> {
-        let k = self.kernel_entry(name)?;
-        self.emit_kernel(name, &k);
-        k.tcp_state()
     }
 
     pub(super) fn emit_kernel(&mut self, name: &str, k: &KernelEntry) {

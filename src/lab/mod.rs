@@ -233,10 +233,6 @@ impl Lab {
         self.entries.iter().filter(|e| matches!(e.slot, Slot::Open(_))).map(|e| e.name.clone()).collect()
     }
 
-    pub fn socket(&self, name: &str) -> Option<&LabSocket> {
-        find_open(&self.entries, name)
-    }
-
     /// Wait for `events` on the open socket `name`; if that will block, say
     /// so first. Borrows the sockets and the sink as separate fields.
     fn wait_on(&mut self, name: &str, events: PollFlags, timeout: Duration, what: &str) -> Result<Waited, String> {

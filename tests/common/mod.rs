@@ -2,6 +2,8 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::path::{Path, PathBuf};
 
 /// A fresh directory under the system temp dir, removed when dropped.
