@@ -107,8 +107,12 @@ fn enter_on_a_question_asks_again_and_skip_reveals_the_answer() {
     s.open_lesson(0, 0);
     until(&mut s, |i| i.parse::<usize>().is_ok());
     let answer = s.expected_input();
+    let from = count(&rec);
     s.handle("");
     assert_eq!(s.expected_input(), answer, "Enter does not give the answer away");
+    let asked = since(&rec, from);
+    assert!(asked.iter().any(|e| matches!(e, Event::Question { .. })), "Enter asks again: {asked:?}");
+    assert_eq!(s.bad_lines, 0, "Enter is not a mistake");
     let from = count(&rec);
     s.handle("maybe");
     assert!(

@@ -142,6 +142,7 @@ impl Session {
             return Flow::Continue;
         }
         if let Pending::Predict(i) = self.pending
+            && !word.is_empty()
             && !is_command_word(word)
         {
             let n = self.current().and_then(|l| l.steps.get(i)).map_or(0, |s| match s {
@@ -259,5 +260,7 @@ impl Session {
 
 /// A word that starts a playground or REPL command.
 fn is_command_word(word: &str) -> bool {
-    crate::lab::command::command_words().contains(&word) || commands::REPL_WORDS.contains(&word) || word == "exit"
+    crate::lab::command::command_words().contains(&word)
+        || commands::REPL_WORDS.contains(&word)
+        || ["exit", "lessons", "?"].contains(&word)
 }
