@@ -219,10 +219,9 @@ impl Lab {
         let sender = from.map_or("an unnamed sender".to_string(), |a| self.describe(a));
         let mut detail = format!("{} bytes from {sender}", buf.len());
         if real > size {
-            detail.push_str(&format!(
-                " — TRUNCATED: the datagram was {real} bytes (MSG_TRUNC); the other {} are gone",
-                real - size
-            ));
+            let lost = real - size;
+            let rest = if lost == 1 { "the other byte is".to_string() } else { format!("the other {lost} are") };
+            detail.push_str(&format!(" — TRUNCATED: the datagram was {real} bytes (MSG_TRUNC); {rest} gone"));
         } else if real == 0 {
             detail.push_str(" — an empty datagram: still one message, not EOF");
         }
