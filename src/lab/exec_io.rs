@@ -2,7 +2,7 @@
 
 use std::io::IoSliceMut;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -127,20 +127,13 @@ impl Lab {
             Kind::Stream => {}
         }
         let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
-        let deadline = Instant::now() + timeout.unwrap_or(DEFAULT_TIMEOUT);
         let mut buf = vec![0u8; size];
         let flags = if peek { MsgFlags::MSG_PEEK } else { MsgFlags::empty() };
-        let n = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if let Some(gave_up) = self.until_readable(name, &call, left, "data", "nothing arrived")? {
-                return Ok(gave_up);
-            }
-            // MSG_DONTWAIT: poll's "readable" is a hint; never block here.
-            match nixsock::recv(self.open(name)?.sock.as_raw_fd(), &mut buf, flags | MsgFlags::MSG_DONTWAIT) {
-                Ok(n) => break n,
-                Err(Errno::EAGAIN) => continue,
-                Err(e) => return Ok(self.failed(name, call, &e.into())),
-            }
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let read = |fd, dontwait| nixsock::recv(fd, &mut buf, flags | dontwait);
+        let n = match self.read_when_ready(name, &call, timeout, "data", "nothing arrived", read)? {
+            Ready::Read(n) => n,
+            Ready::Stopped(outcome) => return Ok(outcome),
         };
         buf.truncate(n);
         let mut detail = match n {
@@ -186,29 +179,24 @@ impl Lab {
             return Err(format!("'{name}' is TCP: recvfrom is for UDP datagrams; use recv {name}"));
         }
         let call = if peek { format!("recvfrom({size}, MSG_PEEK)") } else { format!("recvfrom({size})") };
-        let deadline = Instant::now() + timeout.unwrap_or(DEFAULT_TIMEOUT);
         let mut buf = vec![0u8; size];
         // MSG_TRUNC makes recvmsg return the datagram's real length even
-        // when the buffer was too small for it (man 7 udp). MSG_DONTWAIT:
-        // a datagram with a bad checksum makes poll say "readable" and
-        // then vanishes, so the read itself must never block.
-        let mut flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
+        // when the buffer was too small for it (man 7 udp).
+        let mut flags = MsgFlags::MSG_TRUNC;
         if peek {
             flags |= MsgFlags::MSG_PEEK;
         }
-        let (real, from) = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if let Some(gave_up) = self.until_readable(name, &call, left, "a datagram", "no datagram arrived")? {
-                return Ok(gave_up);
-            }
-            let fd = self.open(name)?.sock.as_raw_fd();
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let read = |fd, dontwait| {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            match nixsock::recvmsg::<SockaddrStorage>(fd, &mut iov, None, flags) {
-                Ok(msg) => break (msg.bytes, msg.address.and_then(sockaddr_to_std)),
-                Err(Errno::EAGAIN) => continue,
-                Err(e) => return Ok(self.failed(name, call, &e.into())),
-            }
+            nixsock::recvmsg::<SockaddrStorage>(fd, &mut iov, None, flags | dontwait)
+                .map(|msg| (msg.bytes, msg.address.and_then(sockaddr_to_std)))
         };
+        let (real, from) =
+            match self.read_when_ready(name, &call, timeout, "a datagram", "no datagram arrived", read)? {
+                Ready::Read(got) => got,
+                Ready::Stopped(outcome) => return Ok(outcome),
+            };
         if let Some(from) = from.filter(|a| !addr::is_loopback(*a)) {
             if peek {
                 let _ = nixsock::recv(self.open(name)?.sock.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT);
@@ -302,6 +290,33 @@ impl Lab {
         Ok(sizes)
     }
 
+    /// Wait until `name` is readable, then `read` from it, passing the flag
+    /// that keeps the read from blocking: poll's "readable" is only a hint
+    /// (a UDP datagram with a bad checksum vanishes before it is read), so
+    /// an EAGAIN goes back to waiting for what is left of `timeout`.
+    fn read_when_ready<T>(
+        &mut self,
+        name: &str,
+        call: &str,
+        timeout: Duration,
+        what: &str,
+        missing: &str,
+        mut read: impl FnMut(RawFd, MsgFlags) -> nix::Result<T>,
+    ) -> Result<Ready<T>, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Some(gave_up) = self.until_readable(name, call, left, what, missing)? {
+                return Ok(Ready::Stopped(gave_up));
+            }
+            match read(self.open(name)?.sock.as_raw_fd(), MsgFlags::MSG_DONTWAIT) {
+                Ok(value) => return Ok(Ready::Read(value)),
+                Err(Errno::EAGAIN) => continue,
+                Err(e) => return Ok(Ready::Stopped(self.failed(name, call, &e.into()))),
+            }
+        }
+    }
+
     /// One of our UDP sockets bound to `target`: its name, inode and current
     /// receive-queue memory (/proc/net/udp rx_queue).
     fn udp_receiver(&self, target: SocketAddr) -> Option<(String, u64, u32)> {
@@ -326,6 +341,13 @@ impl Lab {
             None => addr.to_string(),
         }
     }
+}
+
+/// What `read_when_ready` got: the read's result, or the outcome of a wait
+/// that ended first (timeout, Ctrl-C, an error), already reported.
+enum Ready<T> {
+    Read(T),
+    Stopped(Outcome),
 }
 
 fn listener_error(name: &str, call: &str) -> String {

@@ -163,11 +163,6 @@ impl Lab {
         result
     }
 
-    /// The local address of a socket, open or closed.
-    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.address_of(name)
-    }
-
     pub fn emit(&mut self, event: Event) {
         self.sink.emit(&event);
     }
@@ -264,7 +259,7 @@ impl Lab {
     }
 
     /// The local address of a socket, open or closed.
-    fn address_of(&self, name: &str) -> Option<SocketAddr> {
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
         self.entries.iter().find(|e| e.name == name).map(|e| match &e.slot {
             Slot::Open(s) => s.local,
             Slot::Closed { local, .. } => *local,
@@ -274,7 +269,7 @@ impl Lab {
     fn resolve(&self, spec: &AddrSpec) -> Result<SocketAddr, String> {
         match spec {
             AddrSpec::Addr(a) => Ok(*a),
-            AddrSpec::Name(n) => self.address_of(n).ok_or_else(|| self.unknown(n)),
+            AddrSpec::Name(n) => self.local_addr(n).ok_or_else(|| self.unknown(n)),
         }
     }
 

@@ -4,8 +4,10 @@ use crate::event::Event;
 use crate::lab::command::{COMMANDS, PAYLOAD_HELP};
 
 /// First words the REPL handles itself, before the playground.
-pub const REPL_WORDS: [&str; 15] =
-    ["next", "n", "back", "b", "hint", "h", "list", "l", "lesson", "demo", "help", "reset", "skip", "quit", "q"];
+pub const REPL_WORDS: [&str; 18] = [
+    "next", "n", "back", "b", "hint", "h", "list", "l", "lessons", "lesson", "demo", "help", "?", "reset", "skip",
+    "quit", "q", "exit",
+];
 
 const REPL_HELP: [(&str, &str); 11] = [
     ("next | n | Enter", "the next step of the lesson (runs a `try` for you if you are stuck)"),

@@ -28,15 +28,7 @@ pub fn start(dir: Option<&Path>, lesson: Option<&str>) -> Result<(), Failure> {
     let mut renderer = Renderer::stdout(Format::Text);
     let (progress, progress_path) = load_progress(&mut renderer);
     let (index, step) = match lesson {
-        Some(key) => {
-            let probe = Session::new(
-                lessons.clone(),
-                Lab::new(Box::new(Renderer::stdout(Format::Text))),
-                progress.clone(),
-                None,
-            );
-            (probe.find_lesson(key).map_err(Failure::Usage)?, 0)
-        }
+        Some(key) => (session::find_lesson(&lessons, key).map_err(Failure::Usage)?, 0),
         None => progress
             .lesson
             .as_deref()

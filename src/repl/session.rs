@@ -90,26 +90,9 @@ impl Session {
         self.lessons.get(self.lesson)
     }
 
-    /// Where a lesson id or 1-based number points.
+    /// Where a lesson id, unique id prefix or 1-based number points.
     pub fn find_lesson(&self, key: &str) -> Result<usize, String> {
-        if let Ok(n) = key.parse::<usize>() {
-            return (1..=self.lessons.len())
-                .contains(&n)
-                .then(|| n - 1)
-                .ok_or_else(|| format!("there is no lesson {n}: lessons are 1..{}", self.lessons.len()));
-        }
-        if let Some(i) = self.lessons.iter().position(|l| l.id == key) {
-            return Ok(i);
-        }
-        let prefixed: Vec<usize> = (0..self.lessons.len()).filter(|&i| self.lessons[i].id.starts_with(key)).collect();
-        if let [only] = prefixed.as_slice() {
-            return Ok(*only);
-        }
-        let ids: Vec<&str> = self.lessons.iter().map(|l| l.id.as_str()).collect();
-        match crate::suggest::closest(key, &ids) {
-            Some(s) => Err(format!("no lesson '{key}' — did you mean '{s}'?")),
-            None => Err(format!("no lesson '{key}' — lessons are 1..{} or an id: {}", ids.len(), ids.join(", "))),
-        }
+        find_lesson(&self.lessons, key)
     }
 
     /// `netlab [7/22 sticky-packets 3/9]> `
@@ -260,7 +243,27 @@ impl Session {
 
 /// A word that starts a playground or REPL command.
 fn is_command_word(word: &str) -> bool {
-    crate::lab::command::command_words().contains(&word)
-        || commands::REPL_WORDS.contains(&word)
-        || ["exit", "lessons", "?"].contains(&word)
+    crate::lab::command::command_words().contains(&word) || commands::REPL_WORDS.contains(&word)
+}
+
+/// Where a lesson id, unique id prefix or 1-based number points in `lessons`.
+pub fn find_lesson(lessons: &[Lesson], key: &str) -> Result<usize, String> {
+    if let Ok(n) = key.parse::<usize>() {
+        return (1..=lessons.len())
+            .contains(&n)
+            .then(|| n - 1)
+            .ok_or_else(|| format!("there is no lesson {n}: lessons are 1..{}", lessons.len()));
+    }
+    if let Some(i) = lessons.iter().position(|l| l.id == key) {
+        return Ok(i);
+    }
+    let prefixed: Vec<usize> = (0..lessons.len()).filter(|&i| lessons[i].id.starts_with(key)).collect();
+    if let [only] = prefixed.as_slice() {
+        return Ok(*only);
+    }
+    let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
+    match crate::suggest::closest(key, &ids) {
+        Some(s) => Err(format!("no lesson '{key}' — did you mean '{s}'?")),
+        None => Err(format!("no lesson '{key}' — lessons are 1..{} or an id: {}", ids.len(), ids.join(", "))),
+    }
 }

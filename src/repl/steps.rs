@@ -15,7 +15,6 @@ impl Session {
     pub fn open_lesson(&mut self, index: usize, at_step: usize) {
         let Some(lesson) = self.lessons.get(index).cloned() else { return };
         let had_sockets = !self.lab.names().is_empty();
-        self.lab.close_all();
         self.shown = at_step.checked_sub(1);
         self.lesson = index;
         self.pending = Pending::None;
