@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::addr::AddrSpec;
+use super::command_unix::{self, UnixCommand};
 use super::payload::{IntFormat, Payload};
 use super::tokens::{self, Args};
 use crate::wire::kernel::TcpState;
@@ -62,6 +63,7 @@ pub enum Command {
     Shutdown { sock: String, how: ShutdownHow },
     Opt { sock: String, opt: SockOpt, value: Option<String> },
     Sockets,
+    Unix(UnixCommand),
 }
 
 /// One line of `help`: the command word(s), usage, and what it does.
@@ -129,6 +131,37 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "read or set a socket option",
     },
     CommandHelp { name: "sockets", usage: "sockets", about: "every socket with its kernel TCP state and queued bytes" },
+    CommandHelp {
+        name: "unix listen",
+        usage: "unix listen [PATH|@NAME] [as NAME] [--seqpacket]",
+        about: "AF_UNIX socket + bind + listen (PATH defaults to NAME.sock in netlab's private dir; @NAME: abstract, no file)",
+    },
+    CommandHelp {
+        name: "unix connect",
+        usage: "unix connect PATH|@NAME|SOCK [as NAME] [--seqpacket] [--unprivileged]",
+        about: "AF_UNIX socket + connect; --unprivileged drops root's CAP_DAC_OVERRIDE for it, so file permissions apply",
+    },
+    CommandHelp {
+        name: "unix bind",
+        usage: "unix bind [PATH|@NAME] [as NAME]",
+        about: "an AF_UNIX SOCK_DGRAM socket bound to PATH (use sendto / recvfrom)",
+    },
+    CommandHelp {
+        name: "unix unlink",
+        usage: "unix unlink PATH|SOCK",
+        about: "unlink() a socket file, so its path can be bound again",
+    },
+    CommandHelp {
+        name: "unix chmod",
+        usage: "unix chmod PATH|SOCK MODE",
+        about: "chmod() a socket file, e.g. 600; connect() needs write permission on it",
+    },
+    CommandHelp { name: "unix files", usage: "unix files", about: "the socket files netlab made that still exist" },
+    CommandHelp {
+        name: "socketpair",
+        usage: "socketpair [stream|dgram|seqpacket] [as A B]",
+        about: "two connected AF_UNIX sockets, no names, no listen/accept",
+    },
 ];
 
 /// Payload syntax reminder shown by `help send`.
@@ -202,6 +235,8 @@ impl Command {
                 tokens::check_name(sock)?;
                 Ok(Command::Opt { sock: sock.clone(), opt: SockOpt::parse(opt)?, value })
             }
+            "unix" => command_unix::parse_unix(rest).map(Command::Unix),
+            "socketpair" => command_unix::parse_socketpair(rest).map(Command::Unix),
             "sockets" | "ss" if rest.is_empty() => Ok(Command::Sockets),
             "sockets" | "ss" => Err("sockets takes no arguments".into()),
             "" => Err("empty command".into()),
@@ -219,6 +254,7 @@ impl Command {
                 | Command::Opt { value: None, .. }
                 | Command::Recv { peek: true, .. }
                 | Command::RecvFrom { peek: true, .. }
+                | Command::Unix(UnixCommand::Files)
         )
     }
 
@@ -238,6 +274,7 @@ impl Command {
             | Command::Shutdown { sock, .. }
             | Command::Opt { sock, .. } => Some(sock),
             Command::Sockets => None,
+            Command::Unix(u) => u.subject(),
         }
     }
 }

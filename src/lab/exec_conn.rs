@@ -136,6 +136,9 @@ impl Lab {
         timeout: Option<Duration>,
     ) -> Result<Outcome, String> {
         let l = self.open(listener)?;
+        if l.kind == Kind::Unix(super::UnixKind::Listener) {
+            return self.unix_accept(listener, name, timeout);
+        }
         if l.kind != Kind::Listener {
             return Err(format!("'{listener}' is not listening: accept works on a socket made by tcp listen"));
         }
@@ -168,6 +171,7 @@ impl Lab {
     }
 
     pub(super) fn close(&mut self, name: &str) -> Result<Outcome, String> {
+        let file_left = self.unix_file_left(name);
         let s = self.open(name)?;
         let linger = s.sock.linger().ok().flatten();
         // With SO_LINGER on, close() blocks until unsent data is acknowledged
@@ -183,12 +187,15 @@ impl Lab {
         }
         let entry = self.entries.iter_mut().find(|e| e.name == name).ok_or_else(|| format!("no socket '{name}'"))?;
         if let Slot::Open(s) = &entry.slot {
-            entry.slot = Slot::Closed { kind: s.kind, local: s.local, peer: s.peer };
+            entry.slot = Slot::Closed { kind: s.kind, local: s.local.clone(), peer: s.peer.clone() };
         }
         // Replacing the slot dropped the Socket: that is the close(2).
-        let detail = match linger {
-            Some(d) if d.is_zero() => "RST sent (SO_LINGER 0): no FIN, no TIME_WAIT; the peer sees ECONNRESET",
-            _ => "",
+        let detail = match (linger, file_left) {
+            (Some(d), _) if d.is_zero() => {
+                "RST sent (SO_LINGER 0): no FIN, no TIME_WAIT; the peer sees ECONNRESET".into()
+            }
+            (_, Some(note)) => note,
+            _ => String::new(),
         };
         let result = CallResult::ok(detail);
         self.call(name, "close()", result.clone());

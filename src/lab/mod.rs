@@ -4,13 +4,19 @@
 pub mod addr;
 pub mod cancel;
 pub mod command;
+pub mod command_unix;
+pub mod endpoint;
 pub mod errno;
 mod exec_conn;
 mod exec_info;
 mod exec_io;
+mod exec_unix;
+mod exec_unix_io;
 mod exec_wait;
 pub mod payload;
 pub mod tokens;
+mod unix_dir;
+mod unprivileged;
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
@@ -25,6 +31,7 @@ pub use command::Command;
 
 use crate::event::{CallResult, Event, Sink};
 use addr::AddrSpec;
+use endpoint::{Endpoint, UnixName};
 
 /// Blocking calls wait this long unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
@@ -34,6 +41,18 @@ pub enum Kind {
     Listener,
     Stream,
     Udp,
+    Unix(UnixKind),
+}
+
+/// An AF_UNIX socket's role; its type (stream, seqpacket, dgram) is asked
+/// of the socket itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnixKind {
+    Listener,
+    /// Connected: by connect, accept or socketpair.
+    Conn,
+    /// SOCK_DGRAM made by `unix bind`.
+    Dgram,
 }
 
 impl Kind {
@@ -42,6 +61,7 @@ impl Kind {
             Kind::Listener => "tcp listener",
             Kind::Stream => "tcp",
             Kind::Udp => "udp",
+            Kind::Unix(_) => "unix",
         }
     }
 }
@@ -49,8 +69,8 @@ impl Kind {
 pub struct LabSocket {
     pub kind: Kind,
     pub sock: Socket,
-    pub local: SocketAddr,
-    pub peer: Option<SocketAddr>,
+    pub local: Endpoint,
+    pub peer: Option<Endpoint>,
     /// `shutdown read` was called: a 0-byte recv is then this side's
     /// doing, not the peer's FIN.
     pub read_shut: bool,
@@ -58,7 +78,12 @@ pub struct LabSocket {
 
 impl LabSocket {
     fn new(kind: Kind, sock: Socket, local: SocketAddr, peer: Option<SocketAddr>) -> LabSocket {
-        LabSocket { kind, sock, local, peer, read_shut: false }
+        LabSocket { kind, sock, local: Endpoint::Inet(local), peer: peer.map(Endpoint::Inet), read_shut: false }
+    }
+
+    fn unix(kind: UnixKind, sock: Socket, local: UnixName, peer: Option<UnixName>) -> LabSocket {
+        let (local, peer) = (Endpoint::Unix(local), peer.map(Endpoint::Unix));
+        LabSocket { kind: Kind::Unix(kind), sock, local, peer, read_shut: false }
     }
 }
 
@@ -68,8 +93,8 @@ enum Slot {
     /// TIME_WAIT…); remembering its addresses lets `sockets` show that.
     Closed {
         kind: Kind,
-        local: SocketAddr,
-        peer: Option<SocketAddr>,
+        local: Endpoint,
+        peer: Option<Endpoint>,
     },
 }
 
@@ -127,6 +152,8 @@ pub struct Lab {
     /// Verdicts emitted so far, and how many failed (a demo's result).
     verdicts: usize,
     failed_verdicts: usize,
+    /// Declared after `entries`, so sockets close before their files go.
+    unix_files: unix_dir::UnixFiles,
 }
 
 /// Swallows events while a lesson's earlier steps are replayed.
@@ -138,7 +165,7 @@ impl Sink for Muted {
 
 impl Lab {
     pub fn new(sink: Box<dyn Sink>) -> Lab {
-        Lab { entries: Vec::new(), sink, verdicts: 0, failed_verdicts: 0 }
+        Lab { entries: Vec::new(), sink, verdicts: 0, failed_verdicts: 0, unix_files: Default::default() }
     }
 
     /// `(verdicts, failed)` so far.
@@ -214,6 +241,7 @@ impl Lab {
             Command::Shutdown { sock, how } => self.shutdown(sock, *how),
             Command::Opt { sock, opt, value } => self.opt(sock, *opt, value.as_deref()),
             Command::Sockets => self.sockets(),
+            Command::Unix(u) => self.unix(u),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }
@@ -240,6 +268,7 @@ impl Lab {
     /// Close every socket and forget every name.
     pub fn close_all(&mut self) {
         self.entries.clear();
+        self.unix_files.clean();
     }
 
     fn open(&self, name: &str) -> Result<&LabSocket, String> {
@@ -258,18 +287,31 @@ impl Lab {
         format!("no socket named '{name}': open ones are {}", names.join(", "))
     }
 
-    /// The local address of a socket, open or closed.
+    /// The local address of an internet socket, open or closed.
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.local_endpoint(name)?.inet()
+    }
+
+    /// The local address of a socket of either family, open or closed.
+    fn local_endpoint(&self, name: &str) -> Option<&Endpoint> {
         self.entries.iter().find(|e| e.name == name).map(|e| match &e.slot {
-            Slot::Open(s) => s.local,
-            Slot::Closed { local, .. } => *local,
+            Slot::Open(s) => &s.local,
+            Slot::Closed { local, .. } => local,
         })
     }
 
     fn resolve(&self, spec: &AddrSpec) -> Result<SocketAddr, String> {
+        let not_inet = |what: String| {
+            format!("{what} is a unix-domain address: tcp and udp want 127.0.0.1:PORT or a tcp/udp socket's name")
+        };
         match spec {
             AddrSpec::Addr(a) => Ok(*a),
-            AddrSpec::Name(n) => self.local_addr(n).ok_or_else(|| self.unknown(n)),
+            AddrSpec::Name(n) => match self.local_endpoint(n) {
+                Some(Endpoint::Inet(a)) => Ok(*a),
+                Some(Endpoint::Unix(_)) => Err(not_inet(format!("'{n}'"))),
+                None => Err(self.unknown(n)),
+            },
+            AddrSpec::Unix(u) => Err(not_inet(u.to_string())),
         }
     }
 
