@@ -225,6 +225,14 @@ impl Lab {
                 "FIN sent and reading shut; data the peer still sends gets a RST; the fd stays open until close()"
             }
         };
+        // AF_UNIX has no FIN and no RST: the peer just reads EOF, or gets EPIPE.
+        let detail = match (how, self.open(name).map(|s| s.kind)) {
+            (_, Err(_) | Ok(Kind::Listener | Kind::Stream | Kind::Udp)) => detail,
+            // Unlike TCP, the peer is told: its send() now fails with EPIPE.
+            (Shutdown::Read, _) => "recv() returns what is queued, then 0; the peer's send() now fails with EPIPE",
+            (Shutdown::Write, _) => "the peer will read EOF; this side can still receive",
+            (Shutdown::Both, _) => "the peer reads EOF and gets EPIPE if it sends; the fd stays open until close()",
+        };
         let result = CallResult::ok(detail);
         self.call(name, call, result.clone());
         Ok(Outcome::of(name, result))

@@ -5,9 +5,11 @@
 //! too small for it truncates it (MSG_TRUNC gives the real length).
 
 use std::io::IoSliceMut;
+use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use nix::sys::socket::{self as nixsock, MsgFlags, UnixAddr};
+use nix::errno::Errno;
+use nix::sys::socket::{self as nixsock, MsgFlags};
 use socket2::Type;
 
 use super::addr::AddrSpec;
@@ -44,10 +46,22 @@ impl Lab {
             flags |= MsgFlags::MSG_PEEK;
         }
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let read = |fd, dontwait| {
+        // The sender of a datagram, peeked before the read. (nix's recvmsg
+        // cannot be asked for it: it panics on the empty address an
+        // unnamed sender leaves.) A dup'd fd, as `self` is busy waiting.
+        let peeker = if ty == Type::DGRAM { Some(s.sock.try_clone().map_err(|e| e.to_string())?) } else { None };
+        let read = |fd, dontwait: MsgFlags| {
+            let from = match &peeker {
+                Some(p) => {
+                    let mut nothing: [MaybeUninit<u8>; 0] = [];
+                    let peeked = p.recv_from_with_flags(&mut nothing, (MsgFlags::MSG_PEEK | dontwait).bits());
+                    let (_, addr) = peeked.map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+                    Some(UnixName::from_sockaddr(&addr).unwrap_or(UnixName::Unnamed))
+                }
+                None => None,
+            };
             let mut iov = [IoSliceMut::new(&mut buf)];
-            nixsock::recvmsg::<UnixAddr>(fd, &mut iov, None, flags | dontwait)
-                .map(|msg| (msg.bytes, msg.address.as_ref().map(unix_name)))
+            nixsock::recvmsg::<()>(fd, &mut iov, None, flags | dontwait).map(|msg| (msg.bytes, from))
         };
         let (real, from) = match self.read_when_ready(name, &call, timeout, "data", "nothing arrived", read)? {
             Ready::Read(got) => got,
@@ -56,19 +70,19 @@ impl Lab {
         buf.truncate(real.min(size));
         let n = buf.len();
         let mut detail = match (n, ty) {
+            _ if real > size => {
+                let lost = real - size;
+                let rest = if lost == 1 { "the other byte is".to_string() } else { format!("the other {lost} are") };
+                format!("{n} bytes — TRUNCATED: the message was {real} bytes (MSG_TRUNC); {rest} gone")
+            }
             (0, Type::DGRAM) => "0 bytes — an empty datagram: still one message, not EOF".to_string(),
             (0, _) if self.open(name)?.read_shut => "0 bytes: this side called shutdown(SHUT_RD)".to_string(),
             (0, _) => "0 bytes: EOF — the peer closed (recv will keep returning 0)".to_string(),
             (_, Type::STREAM) => format!("{n} bytes"),
             _ => format!("{n} bytes: one whole message"),
         };
-        if let Some(from) = from.filter(|_| ty == Type::DGRAM) {
-            detail.push_str(&format!(" from {}", self.shown(&from)));
-        }
-        if real > size {
-            let lost = real - size;
-            let rest = if lost == 1 { "the other byte is".to_string() } else { format!("the other {lost} are") };
-            detail = format!("{n} bytes — TRUNCATED: the message was {real} bytes (MSG_TRUNC); {rest} gone");
+        if let Some(from) = from {
+            detail.push_str(&format!(" (from {})", self.shown(&from)));
         }
         if peek && n > 0 {
             detail.push_str(" (peeked: still queued)");
@@ -117,15 +131,5 @@ impl Lab {
             bytes: Some(data),
             ..Outcome::default()
         })
-    }
-}
-
-fn unix_name(addr: &UnixAddr) -> UnixName {
-    if let Some(p) = addr.path() {
-        return UnixName::Path(p.to_path_buf());
-    }
-    match addr.as_abstract() {
-        Some(bytes) => UnixName::Abstract(bytes.to_vec()),
-        None => UnixName::Unnamed,
     }
 }

@@ -177,8 +177,11 @@ impl Lab {
     /// then close them all and bring the learner's sockets back.
     pub fn isolated<T>(&mut self, f: impl FnOnce(&mut Lab) -> T) -> T {
         let saved = std::mem::take(&mut self.entries);
+        // Its own socket-file directory too, so its names never meet the learner's.
+        let files = std::mem::take(&mut self.unix_files);
         let result = f(self);
         self.entries = saved;
+        self.unix_files = files;
         result
     }
 
