@@ -10,6 +10,7 @@ mod echo;
 mod sticky;
 mod timewait;
 mod udp;
+mod unix;
 
 use crate::event::Event;
 use crate::lab::{Lab, Outcome};
@@ -52,6 +53,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
         lesson: "udp-boundaries",
         run: udp::run,
+    },
+    DemoInfo {
+        name: "unix",
+        title: "unix-domain sockets: stream vs seqpacket, socketpair, socket files, abstract names, permissions",
+        lesson: "unix-sockets",
+        run: unix::run,
     },
 ];
 

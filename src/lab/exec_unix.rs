@@ -118,7 +118,7 @@ impl Lab {
                 self.call(&name, socket_call, fd(&sock));
                 let mut result = super::errno::call_error(&e);
                 if let CallResult::Err { why, .. } = &mut result {
-                    *why = connect_why(&e, unprivileged).map(str::to_string).or(why.take());
+                    *why = connect_why(&e, unprivileged, &target).map(str::to_string).or(why.take());
                 }
                 self.call(&name, call, result.clone());
                 return Ok(Outcome::of(&name, result));
@@ -315,7 +315,7 @@ impl Lab {
 }
 
 /// What a failed unix connect() means, where the generic text would mislead.
-fn connect_why(e: &std::io::Error, unprivileged: bool) -> Option<&'static str> {
+fn connect_why(e: &std::io::Error, unprivileged: bool, target: &UnixName) -> Option<&'static str> {
     Some(match e.raw_os_error()? {
         nix::libc::EACCES if unprivileged => {
             "connect() needs write permission on the socket file (man 7 unix), and this thread no longer has root's CAP_DAC_OVERRIDE to skip the check"
@@ -324,6 +324,9 @@ fn connect_why(e: &std::io::Error, unprivileged: bool) -> Option<&'static str> {
             "connect() needs write permission on the socket file and search permission on its directories (man 7 unix)"
         }
         nix::libc::ENOENT => "no file at that path: nothing was bound there, or it was unlinked",
+        nix::libc::ECONNREFUSED if matches!(target, UnixName::Abstract(_)) => {
+            "no socket holds that abstract name: it vanished when its last socket closed (or never existed)"
+        }
         nix::libc::ECONNREFUSED => {
             "the file exists but no socket listens on it: a closed server leaves its file behind"
         }
