@@ -41,7 +41,8 @@ impl UnixType {
 /// A unix-domain address as the learner typed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnixSpec {
-    /// `@name`: Linux's abstract namespace, no file.
+    /// `@name`: Linux's abstract namespace, no file. `@` alone asks the
+    /// kernel to pick a free name (autobind).
     Abstract(String),
     /// A file name: absolute as typed, relative inside netlab's private directory.
     Path(PathBuf),
@@ -52,8 +53,8 @@ pub enum UnixSpec {
 impl UnixSpec {
     pub fn parse(word: &str) -> Result<UnixSpec, String> {
         if let Some(name) = word.strip_prefix('@') {
-            if name.is_empty() || name.contains('\0') {
-                return Err("an abstract name needs text after the @, e.g. @chat".into());
+            if name.contains('\0') {
+                return Err("an abstract name cannot contain a NUL byte".into());
             }
             return Ok(UnixSpec::Abstract(name.to_string()));
         }
@@ -213,7 +214,7 @@ mod tests {
         assert_eq!(UnixSpec::parse("/run/x.sock").unwrap(), UnixSpec::Path("/run/x.sock".into()));
         assert_eq!(UnixSpec::parse("srv").unwrap(), UnixSpec::Word("srv".into()));
         assert!(UnixSpec::parse("a/b.sock").unwrap_err().contains("private directory"));
-        assert!(UnixSpec::parse("@").is_err());
+        assert_eq!(UnixSpec::parse("@").unwrap(), UnixSpec::Abstract(String::new()));
         assert_eq!(
             parse("unix chmod srv 0600").unwrap(),
             UnixCommand::Chmod { path: UnixSpec::Word("srv".into()), mode: 0o600 }

@@ -16,7 +16,7 @@ use socket2::SockAddr;
 pub enum UnixName {
     Unnamed,
     Path(PathBuf),
-    /// The bytes after the leading NUL.
+    /// The bytes after the leading NUL; empty asks bind() to autobind.
     Abstract(Vec<u8>),
 }
 
@@ -37,6 +37,9 @@ impl UnixName {
         match self {
             UnixName::Unnamed => None,
             UnixName::Path(p) => Some(SockAddr::unix(p)),
+            // An address of just the family: bind() then picks a unique
+            // abstract name itself (autobind, man 7 unix).
+            UnixName::Abstract(name) if name.is_empty() => Some(SockAddr::unix("")),
             UnixName::Abstract(name) => {
                 let mut bytes = vec![0u8];
                 bytes.extend_from_slice(name);

@@ -294,6 +294,10 @@ impl Lab {
                 self.unix_files.remember(p);
                 format!("made the socket file {}", p.display())
             }
+            UnixName::Abstract(n) if n.is_empty() => {
+                let chosen = self.name_of(sock.local_addr());
+                format!("autobind: the kernel chose the unused abstract name {chosen}; no file is made")
+            }
             _ => "an abstract name: no file is made, and it vanishes when the socket closes".into(),
         };
         self.call(name, call, CallResult::ok(detail));
