@@ -81,8 +81,10 @@ impl Lab {
             (_, Type::STREAM) => format!("{n} bytes"),
             _ => format!("{n} bytes: one whole message"),
         };
-        if let Some(from) = from {
-            detail.push_str(&format!(" (from {})", self.shown(&from)));
+        match from {
+            Some(UnixName::Unnamed) => detail.push_str(" (from an unnamed socket)"),
+            Some(from) => detail.push_str(&format!(" (from {})", self.shown(&from))),
+            None => {}
         }
         if peek && n > 0 {
             detail.push_str(" (peeked: still queued)");

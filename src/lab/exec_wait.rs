@@ -88,7 +88,9 @@ impl Lab {
     fn wait_state(&mut self, name: &str, want: TcpState, timeout: Duration) -> Result<Outcome, String> {
         match self.is_tcp(name) {
             None => return Err(self.unknown(name)),
-            Some(false) => return Err(format!("'{name}' is UDP: UDP has no connection states")),
+            Some(false) => {
+                return Err(format!("'{name}' is not TCP: only TCP has connection states (sockets shows the others)"));
+            }
             Some(true) => {}
         }
         let call = format!("wait for {want} (/proc/net/tcp)");
