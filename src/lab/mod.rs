@@ -10,6 +10,9 @@ mod exec_info;
 mod exec_io;
 mod exec_wait;
 pub mod payload;
+pub mod ports;
+pub mod privileged;
+pub mod resolve;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -214,6 +217,9 @@ impl Lab {
             Command::Shutdown { sock, how } => self.shutdown(sock, *how),
             Command::Opt { sock, opt, value } => self.opt(sock, *opt, value.as_deref()),
             Command::Sockets => self.sockets(),
+            Command::Resolve { host, family } => self.resolve_host(host, *family),
+            Command::Addr { sock } => self.addr(sock),
+            Command::BindUnprivileged { addr, name } => self.bind_unprivileged(addr, name.as_deref()),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }
