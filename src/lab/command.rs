@@ -25,13 +25,28 @@ pub enum SockOpt {
     Linger,
     RcvBuf,
     SndBuf,
+    /// O_NONBLOCK, a file flag rather than a socket option, but set the
+    /// same way from the learner's point of view.
+    NonBlock,
+    RcvTimeo,
+    SndTimeo,
 }
 
 impl SockOpt {
-    pub const NAMES: [&'static str; 5] = ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf"];
+    pub const NAMES: [&'static str; 8] =
+        ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf", "nonblock", "rcvtimeo", "sndtimeo"];
 
     fn parse(word: &str) -> Result<SockOpt, String> {
-        let all = [SockOpt::ReuseAddr, SockOpt::NoDelay, SockOpt::Linger, SockOpt::RcvBuf, SockOpt::SndBuf];
+        let all = [
+            SockOpt::ReuseAddr,
+            SockOpt::NoDelay,
+            SockOpt::Linger,
+            SockOpt::RcvBuf,
+            SockOpt::SndBuf,
+            SockOpt::NonBlock,
+            SockOpt::RcvTimeo,
+            SockOpt::SndTimeo,
+        ];
         Self::NAMES
             .iter()
             .position(|n| n.eq_ignore_ascii_case(word))
@@ -50,82 +65,23 @@ pub enum WaitFor {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    TcpListen {
-        addr: Option<AddrSpec>,
-        name: Option<String>,
-        reuseaddr: bool,
-        backlog: i32,
-    },
-    TcpConnect {
-        target: AddrSpec,
-        name: Option<String>,
-        timeout: Option<Duration>,
-    },
-    Accept {
-        listener: String,
-        name: Option<String>,
-        timeout: Option<Duration>,
-    },
-    UdpBind {
-        addr: Option<AddrSpec>,
-        name: Option<String>,
-    },
-    Send {
-        sock: String,
-        payload: Payload,
-        timeout: Option<Duration>,
-    },
-    SendTo {
-        sock: String,
-        target: AddrSpec,
-        payload: Payload,
-    },
-    Recv {
-        sock: String,
-        size: usize,
-        peek: bool,
-        timeout: Option<Duration>,
-        decode: Option<IntFormat>,
-    },
-    RecvFrom {
-        sock: String,
-        size: usize,
-        peek: bool,
-        timeout: Option<Duration>,
-    },
-    Wait {
-        sock: String,
-        until: WaitFor,
-        timeout: Option<Duration>,
-    },
-    Close {
-        sock: String,
-    },
-    Shutdown {
-        sock: String,
-        how: ShutdownHow,
-    },
-    Opt {
-        sock: String,
-        opt: SockOpt,
-        value: Option<String>,
-    },
+    TcpListen { addr: Option<AddrSpec>, name: Option<String>, reuseaddr: bool, backlog: i32 },
+    TcpConnect { target: AddrSpec, name: Option<String>, timeout: Option<Duration> },
+    Accept { listener: String, name: Option<String>, timeout: Option<Duration> },
+    UdpBind { addr: Option<AddrSpec>, name: Option<String> },
+    Send { sock: String, payload: Payload, timeout: Option<Duration> },
+    SendTo { sock: String, target: AddrSpec, payload: Payload },
+    Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
+    RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
+    Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
+    Close { sock: String },
+    Shutdown { sock: String, how: ShutdownHow },
+    Opt { sock: String, opt: SockOpt, value: Option<String> },
     Sockets,
-    /// getaddrinfo, for numeric addresses and /etc/hosts names only.
-    Resolve {
-        host: String,
-        family: Option<IpFamily>,
-    },
-    /// getsockname + getpeername.
-    Addr {
-        sock: String,
-    },
-    /// `tcp listen ADDR --unprivileged`: bind() a privileged port as an
-    /// ordinary user would, on a thread without CAP_NET_BIND_SERVICE.
-    BindUnprivileged {
-        addr: AddrSpec,
-        name: Option<String>,
-    },
+    Sysctl { name: String },
+    Resolve { host: String, family: Option<IpFamily> },
+    Addr { sock: String },
+    BindUnprivileged { addr: AddrSpec, name: Option<String> },
 }
 
 /// One line of `help`: the command word(s), usage, and what it does.
@@ -189,10 +145,15 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "opt",
-        usage: "opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf [VALUE]",
-        about: "read or set a socket option",
+        usage: "opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf|nonblock|rcvtimeo|sndtimeo [VALUE]",
+        about: "read or set a socket option (nonblock: O_NONBLOCK; rcvtimeo/sndtimeo in ms, off = none)",
     },
     CommandHelp { name: "sockets", usage: "sockets", about: "every socket with its kernel TCP state and queued bytes" },
+    CommandHelp {
+        name: "sysctl",
+        usage: "sysctl NAME",
+        about: "read a kernel network setting, e.g. sysctl net.core.somaxconn",
+    },
     CommandHelp {
         name: "addr",
         usage: "addr SOCK",
@@ -267,7 +228,7 @@ impl Command {
                 Ok(Command::Shutdown { sock: sock.clone(), how })
             }
             "opt" => {
-                let usage = "usage: opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf [VALUE]";
+                let usage = "usage: opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf|nonblock|rcvtimeo|sndtimeo [VALUE]";
                 let (sock, opt, value) = match rest {
                     [sock, opt] => (sock, opt, None),
                     [sock, opt, value] => (sock, opt, Some(value.clone())),
@@ -296,6 +257,13 @@ impl Command {
             }
             "sockets" | "ss" if rest.is_empty() => Ok(Command::Sockets),
             "sockets" | "ss" => Err("sockets takes no arguments".into()),
+            "sysctl" => match rest {
+                [name] => {
+                    super::sysctl::path_of(name)?;
+                    Ok(Command::Sysctl { name: name.clone() })
+                }
+                _ => Err("usage: sysctl NAME, e.g. sysctl net.core.somaxconn".into()),
+            },
             "" => Err("empty command".into()),
             other => Err(unknown_command(other, &command_words())),
         }
@@ -307,6 +275,7 @@ impl Command {
         !matches!(
             self,
             Command::Sockets
+                | Command::Sysctl { .. }
                 | Command::Resolve { .. }
                 | Command::Addr { .. }
                 | Command::BindUnprivileged { .. }
@@ -333,7 +302,7 @@ impl Command {
             | Command::Shutdown { sock, .. }
             | Command::Opt { sock, .. }
             | Command::Addr { sock } => Some(sock),
-            Command::Sockets | Command::Resolve { .. } => None,
+            Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
         }
     }
 }
@@ -344,6 +313,7 @@ fn parse_tcp(rest: &[String]) -> Result<Command, String> {
             let a = Args::parse(&rest[1..], &["backlog"], &["no-reuseaddr", "unprivileged"])?;
             let addr = optional_addr(&a.positional, "tcp listen [ADDR] [as NAME]")?;
             if a.has("unprivileged") {
+                // A separate command: it never makes a listener, only tries the bind.
                 let addr =
                     addr.ok_or("--unprivileged wants a privileged port, e.g. tcp listen 127.0.0.1:80 --unprivileged")?;
                 return Ok(Command::BindUnprivileged { addr, name: a.name.clone() });
