@@ -75,6 +75,12 @@ pub fn hosts_lines_for<'a>(lines: &'a [HostsLine], host: &str) -> Vec<&'a HostsL
     lines.iter().filter(|l| l.names.iter().any(|n| n.eq_ignore_ascii_case(host))).collect()
 }
 
+/// The addresses /etc/hosts lists for `host` (empty if it cannot be read).
+pub fn etc_hosts_addresses(host: &str) -> Vec<IpAddr> {
+    let text = std::fs::read_to_string(HOSTS).unwrap_or_default();
+    hosts_lines_for(&parse_hosts(&text), host).iter().map(|l| l.ip).collect()
+}
+
 /// Whether the `hosts:` line of nsswitch.conf asks `files` first. Without
 /// the file, glibc's default is `dns [!UNAVAIL=return] files`: DNS first.
 pub fn files_first(nsswitch: &str) -> bool {
