@@ -14,7 +14,7 @@ use socket2::{Domain, Socket, Type};
 use super::command_unix::{UnixCommand, UnixSpec, UnixType};
 use super::endpoint::{Endpoint, UnixName};
 use super::unix_dir::{self, UnixFiles};
-use super::{DEFAULT_TIMEOUT, Kind, Lab, LabSocket, Outcome, UnixKind, unprivileged};
+use super::{Kind, Lab, LabSocket, Outcome, UnixKind, unprivileged};
 use crate::event::{CallResult, Event, SocketRow};
 use crate::wire::{kernel, queues, unix as proc_unix};
 
@@ -137,9 +137,13 @@ impl Lab {
         timeout: Option<Duration>,
     ) -> Result<Outcome, String> {
         let name = self.claim_name(name, "conn")?;
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        if let Some(gave_up) = self.until_readable(listener, "accept()", timeout, "a client", "no client connected")? {
-            return Ok(gave_up);
+        // A non-blocking listener does not wait: accept() says EAGAIN at once.
+        if let Some(timeout) = self.patience(listener, timeout, false)? {
+            let gave_up =
+                self.until_readable(listener, "accept()", (timeout, timeout), "a client", "no client connected")?;
+            if let Some(gave_up) = gave_up {
+                return Ok(gave_up);
+            }
         }
         let accepted = self.open(listener)?.sock.accept();
         let (sock, peer) = match accepted {

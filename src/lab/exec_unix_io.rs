@@ -16,7 +16,7 @@ use super::addr::AddrSpec;
 use super::endpoint::UnixName;
 use super::exec_io::Ready;
 use super::payload::Payload;
-use super::{DEFAULT_TIMEOUT, Kind, Lab, Outcome, UnixKind};
+use super::{Kind, Lab, Outcome, UnixKind};
 use crate::event::{CallResult, Direction, Event};
 
 impl Lab {
@@ -45,7 +45,7 @@ impl Lab {
         if peek {
             flags |= MsgFlags::MSG_PEEK;
         }
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = self.patience(name, timeout, false)?;
         // The sender of a datagram, peeked before the read. (nix's recvmsg
         // cannot be asked for it: it panics on the empty address an
         // unnamed sender leaves.) A dup'd fd, as `self` is busy waiting.

@@ -45,10 +45,17 @@ impl NetlabHelper {
                 all.extend(words(&REPL_WORDS));
                 all
             }
-            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt"] => socks(),
+            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt" | "addr"] => {
+                socks()
+            }
+            ["resolve"] => words(&["localhost", "127.0.0.1", "::1"]),
+            ["resolve", _] => words(&["--family"]),
+            ["resolve", _, "--family"] => words(&["4", "6"]),
             ["sendto", _] => socks(),
             ["opt", _] => words(&SockOpt::NAMES),
-            ["opt", _, "reuseaddr" | "nodelay"] => words(&["on", "off"]),
+            ["opt", _, "reuseaddr" | "nodelay" | "nonblock"] => words(&["on", "off"]),
+            ["opt", _, "rcvtimeo" | "sndtimeo" | "linger"] => words(&["off"]),
+            ["sysctl"] => words(&crate::lab::sysctl::names()),
             ["shutdown", _] => words(&["read", "write", "both"]),
             ["wait", _] => words(&["readable", "state"]),
             ["wait", _, "state"] => words(&STATES),
@@ -131,5 +138,7 @@ mod tests {
         assert_eq!(h.candidates(&["unix", "connect"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["unix", "connect", "srv", "--seqpacket"]), vec!["--unprivileged"]);
         assert_eq!(h.candidates(&["socketpair"]), vec!["stream", "dgram", "seqpacket"]);
+        assert_eq!(h.candidates(&["addr"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["resolve", "localhost", "--family"]), vec!["4", "6"]);
     }
 }
