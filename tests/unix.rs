@@ -191,3 +191,15 @@ fn effective_uid() -> u32 {
     let uids = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap_or_default();
     uids.split_whitespace().nth(1).and_then(|u| u.parse().ok()).unwrap_or(u32::MAX)
 }
+
+#[test]
+fn an_empty_seqpacket_record_is_not_eof_until_the_peer_closes() {
+    let (mut lab, rec) = lab();
+    ok(&mut lab, "socketpair seqpacket as a b");
+    ok(&mut lab, "send a \"\"");
+    assert_eq!(ok(&mut lab, "recv b").bytes.as_deref(), Some(&[][..]));
+    assert!(detail(&calls(&rec, "b", "recv(")[0]).contains("an empty record"));
+    ok(&mut lab, "close a");
+    ok(&mut lab, "recv b");
+    assert!(detail(&calls(&rec, "b", "recv(")[1]).contains("EOF"));
+}

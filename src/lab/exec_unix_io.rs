@@ -6,9 +6,11 @@
 
 use std::io::IoSliceMut;
 use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{self as nixsock, MsgFlags};
 use socket2::Type;
 
@@ -76,6 +78,9 @@ impl Lab {
                 format!("{n} bytes — TRUNCATED: the message was {real} bytes (MSG_TRUNC); {rest} gone")
             }
             (0, Type::DGRAM) => "0 bytes — an empty datagram: still one message, not EOF".to_string(),
+            (0, Type::SEQPACKET) if !self.open(name).is_ok_and(|s| peer_gone(s.sock.as_fd())) => {
+                "0 bytes — an empty record: one message with no data, not EOF (the peer is still there); recv() returns 0 at EOF too, so seqpacket protocols avoid empty messages".to_string()
+            }
             (0, _) if self.open(name)?.read_shut => "0 bytes: this side called shutdown(SHUT_RD)".to_string(),
             (0, _) => "0 bytes: EOF — the peer closed (recv will keep returning 0)".to_string(),
             (_, Type::STREAM) => format!("{n} bytes"),
@@ -134,4 +139,11 @@ impl Lab {
             ..Outcome::default()
         })
     }
+}
+
+/// Has the peer closed (or shut down its writing side)? POLLRDHUP says so
+/// without reading; any event poll reports for it alone means yes.
+fn peer_gone(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::from_bits_retain(nix::libc::POLLRDHUP))];
+    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
 }
