@@ -91,13 +91,22 @@ pub fn is_socket(path: &Path) -> bool {
 }
 
 fn make_private_dir() -> Result<PathBuf, String> {
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir());
+    let mut last = String::new();
+    // An unwritable $XDG_RUNTIME_DIR falls back to the temp dir.
+    for base in runtime.into_iter().chain([std::env::temp_dir()]) {
+        match make_dir_in(&base) {
+            Ok(dir) => return Ok(dir),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn make_dir_in(base: &Path) -> Result<PathBuf, String> {
     let pid = std::process::id();
     // A stale directory from an earlier process with the same pid is skipped,
-    // never reused: create_dir fails if the name exists.
+    // never reused: create fails if the name exists.
     for _ in 0..100 {
         let dir = base.join(format!("netlab-{pid}-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
         match DirBuilder::new().mode(0o700).create(&dir) {
