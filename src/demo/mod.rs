@@ -7,6 +7,7 @@
 
 mod byteorder;
 mod echo;
+mod eof;
 mod sticky;
 mod timewait;
 mod udp;
@@ -34,6 +35,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "one u32, two byte orders, and the number you get when they disagree",
         lesson: "byte-order",
         run: byteorder::run,
+    },
+    DemoInfo {
+        name: "eof",
+        title: "loops and EOF: recv() == 0 ends a loop, the spin when it is ignored, half-close",
+        lesson: "loops-and-eof",
+        run: eof::run,
     },
     DemoInfo {
         name: "timewait",

@@ -58,6 +58,8 @@ pub enum Command {
     Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
     RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
     Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
+    RecvLoop(super::exec_recv_loop::RecvLoop),
+    Poll(super::exec_poll::PollSpec),
     Close { sock: String },
     Shutdown { sock: String, how: ShutdownHow },
     Opt { sock: String, opt: SockOpt, value: Option<String> },
@@ -107,6 +109,16 @@ pub const COMMANDS: &[CommandHelp] = &[
         name: "recvfrom",
         usage: "recvfrom SOCK [N] [--peek] [--timeout MS]",
         about: "one recvfrom(N); reports truncated datagrams (MSG_TRUNC)",
+    },
+    CommandHelp {
+        name: "recvloop",
+        usage: "recvloop SOCK [N] [--ignore-eof] [--max K] [--timeout MS]",
+        about: "a communication loop: recv(N) again and again until EOF (0 bytes), K calls or the timeout",
+    },
+    CommandHelp {
+        name: "poll",
+        usage: "poll SOCK… [in] [out] [rdhup] [--timeout MS]",
+        about: "one poll(): wait until a socket is readable (in, the default) or writable; shows revents",
     },
     CommandHelp {
         name: "wait",
@@ -175,6 +187,8 @@ impl Command {
                 Ok(Command::SendTo { sock: sock.clone(), target, payload: Payload::parse(payload)? })
             }
             "recv" | "recvfrom" => parse_recv(first, rest),
+            "recvloop" => super::exec_recv_loop::RecvLoop::parse(rest).map(Command::RecvLoop),
+            "poll" => super::exec_poll::PollSpec::parse(rest).map(Command::Poll),
             "wait" => parse_wait(rest),
             "close" => {
                 let a = Args::parse(rest, &[], &[])?;
@@ -215,6 +229,7 @@ impl Command {
         !matches!(
             self,
             Command::Sockets
+                | Command::Poll(_)
                 | Command::Wait { .. }
                 | Command::Opt { value: None, .. }
                 | Command::Recv { peek: true, .. }
@@ -237,6 +252,8 @@ impl Command {
             | Command::Close { sock }
             | Command::Shutdown { sock, .. }
             | Command::Opt { sock, .. } => Some(sock),
+            Command::RecvLoop(r) => Some(&r.sock),
+            Command::Poll(p) => p.socks.first().map(String::as_str),
             Command::Sockets => None,
         }
     }
@@ -326,7 +343,7 @@ fn one_sock(positional: &[String], usage: &str) -> Result<String, String> {
     }
 }
 
-fn timeout(a: &Args) -> Result<Option<Duration>, String> {
+pub(super) fn timeout(a: &Args) -> Result<Option<Duration>, String> {
     let ms = a.number::<u64>("timeout")?;
     match ms {
         Some(ms) if ms > 600_000 => Err("--timeout is in milliseconds, at most 600000".into()),
