@@ -124,9 +124,60 @@ fn echo_round_trips_and_sees_eof_every_run() {
     }
 }
 
+/// The events from the `Command` event for `line` up to the next command.
+fn after_command<'a>(events: &'a [Event], line: &str) -> &'a [Event] {
+    let start = events.iter().position(|e| matches!(e, Event::Command { line: l } if l == line));
+    let start = start.unwrap_or_else(|| panic!("no command `{line}`")) + 1;
+    let len = events[start..].iter().position(|e| matches!(e, Event::Command { .. })).unwrap_or(events.len() - start);
+    &events[start..start + len]
+}
+
+#[test]
+fn eof_ends_loops_spins_when_ignored_and_half_closes_every_run() {
+    for events in run_many("eof") {
+        assert_eq!(received(&events, "alice"), vec![&b"HELLO"[..], b"HOW ARE YOU"]);
+        assert_eq!(received(&events, "bob"), vec![&b"BYE"[..]]);
+        let eofs =
+            calls(&events, "conn", "recv(1024)").iter().filter(|r| detail(r).starts_with("0 bytes: EOF")).count();
+        assert!(eofs >= 2, "both communication loops ended on EOF");
+
+        let spin = after_command(&events, "recvloop conn --ignore-eof --max 1000");
+        let recvs: Vec<(&str, &CallResult)> = spin
+            .iter()
+            .filter_map(|e| match e {
+                Event::Call { sock, call, result } if sock == "conn" && call.starts_with("recv(") => {
+                    Some((call.as_str(), result))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(detail(recvs[0].1), "10 bytes", "the last words come first");
+        let mut spun = 0;
+        for (call, result) in &recvs[1..] {
+            assert!(detail(result).starts_with("0 bytes"), "every later recv returned 0: {call} → {result:?}");
+            spun +=
+                call.split('×').nth(1).map_or(1, |n| n.trim_end_matches(" more").parse::<usize>().expect("a count"));
+        }
+        assert_eq!(spun, 999, "999 spins after the data");
+        assert!(
+            calls(&events, "conn", "loop: recv(1024), EOF ignored").iter().any(|r| detail(r).starts_with("1000 calls"))
+        );
+
+        let dave = received(&events, "dave").concat();
+        assert_eq!(dave, b"report line 1\nreport line 2\nreport line 3\n");
+        assert!(received(&events, "dave").len() >= 3, "the reply took several recvs");
+        let last = calls(&events, "dave", "recv(16)");
+        assert!(last.last().is_some_and(|r| detail(r).starts_with("0 bytes: EOF")), "dave read to EOF");
+        let half = events
+            .iter()
+            .any(|e| matches!(e, Event::Kernel { sock, state, .. } if sock == "dave" && state == "FIN_WAIT_2"));
+        assert!(half, "dave is half-closed");
+    }
+}
+
 #[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = ["echo", "sticky", "timewait", "udp", "byteorder"];
+    let tested = ["echo", "sticky", "timewait", "udp", "byteorder", "eof"];
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }
