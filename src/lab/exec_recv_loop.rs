@@ -103,8 +103,12 @@ impl Lab {
             }
             Kind::Stream => {}
         }
-        let nonblocking = s.sock.nonblocking().map_err(|e| e.to_string())?;
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        // The whole loop is bounded: by --timeout, else the socket's own
+        // SO_RCVTIMEO, else netlab's default. A non-blocking socket never
+        // waits, but its spin still stops when that time is up.
+        let patience = self.patience(name, *timeout, false)?;
+        let nonblocking = patience.is_none();
+        let timeout = patience.or(*timeout).unwrap_or(DEFAULT_TIMEOUT);
         let started = Instant::now();
         let deadline = started + timeout;
         let call = format!("recv({size})");
@@ -127,7 +131,9 @@ impl Lab {
                 // A blocking recv waits for data or EOF; netlab waits with
                 // poll so the wait is bounded and Ctrl-C can end it.
                 let left = deadline.saturating_duration_since(Instant::now());
-                if let Some(out) = self.until_readable(name, &call, left, "data or EOF", "nothing arrived")? {
+                if let Some(out) =
+                    self.until_readable(name, &call, (left, timeout), "data or EOF", "nothing arrived")?
+                {
                     t.calls += 1;
                     break Stop::Failed(out);
                 }
