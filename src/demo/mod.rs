@@ -8,6 +8,7 @@
 mod byteorder;
 mod echo;
 mod eof;
+mod nonblocking;
 mod sticky;
 mod timewait;
 mod udp;
@@ -59,6 +60,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
         lesson: "udp-boundaries",
         run: udp::run,
+    },
+    DemoInfo {
+        name: "nonblocking",
+        title: "one recv blocking, with SO_RCVTIMEO, non-blocking; a spin loop versus one poll()",
+        lesson: "blocking-nonblocking",
+        run: nonblocking::run,
     },
 ];
 

@@ -93,7 +93,7 @@ impl PollSpec {
 
 /// Every revents bit poll can report on a socket, with what it means.
 const FLAGS: [(libc::c_short, &str, &str); 6] = [
-    (libc::POLLIN, "POLLIN", "recv (or accept) will not block"),
+    (libc::POLLIN, "POLLIN", "a recv or accept will not block"),
     (libc::POLLOUT, "POLLOUT", "send will not block"),
     (libc::POLLRDHUP, "POLLRDHUP", "the peer shut its sending side: EOF after the queued bytes"),
     (libc::POLLHUP, "POLLHUP", "hung up: both directions are shut"),
