@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use super::addr::AddrSpec;
+pub use super::exec_poll::{PollEvents, PollSpec};
+pub use super::exec_recv_loop::RecvLoop;
 use super::payload::{IntFormat, Payload};
 use super::tokens::{self, Args};
 use crate::wire::kernel::TcpState;
@@ -73,8 +75,8 @@ pub enum Command {
     Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
     RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
     Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
-    RecvLoop(super::exec_recv_loop::RecvLoop),
-    Poll(super::exec_poll::PollSpec),
+    RecvLoop(RecvLoop),
+    Poll(PollSpec),
     Close { sock: String },
     Shutdown { sock: String, how: ShutdownHow },
     Opt { sock: String, opt: SockOpt, value: Option<String> },
@@ -208,8 +210,8 @@ impl Command {
                 Ok(Command::SendTo { sock: sock.clone(), target, payload: Payload::parse(payload)? })
             }
             "recv" | "recvfrom" => parse_recv(first, rest),
-            "recvloop" => super::exec_recv_loop::RecvLoop::parse(rest).map(Command::RecvLoop),
-            "poll" => super::exec_poll::PollSpec::parse(rest).map(Command::Poll),
+            "recvloop" => RecvLoop::parse(rest).map(Command::RecvLoop),
+            "poll" => PollSpec::parse(rest).map(Command::Poll),
             "wait" => parse_wait(rest),
             "close" => {
                 let a = Args::parse(rest, &[], &[])?;

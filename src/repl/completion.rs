@@ -7,7 +7,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 
-use crate::lab::command::{SockOpt, command_words};
+use crate::lab::command::{PollEvents, SockOpt, command_words};
 
 use super::commands::REPL_WORDS;
 
@@ -44,7 +44,16 @@ impl NetlabHelper {
                 all.extend(words(&REPL_WORDS));
                 all
             }
-            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt"] => socks(),
+            [
+                "accept" | "send" | "sendto" | "recv" | "recvfrom" | "recvloop" | "wait" | "close" | "shutdown" | "opt",
+            ] => socks(),
+            // poll takes any number of sockets, then event words.
+            ["poll", ..] => {
+                let mut all = socks();
+                all.extend(words(&PollEvents::WORDS));
+                all.retain(|w| !before[1..].contains(&w.as_str()));
+                all
+            }
             ["sendto", _] => socks(),
             ["opt", _] => words(&SockOpt::NAMES),
             ["opt", _, "reuseaddr" | "nodelay" | "nonblock"] => words(&["on", "off"]),
@@ -117,5 +126,7 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
+        assert_eq!(h.candidates(&["recvloop"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["poll", "cli"]), vec!["srv", "in", "out", "rdhup"]);
     }
 }
