@@ -151,3 +151,13 @@ fn poll_usage_errors_are_one_line() {
         assert!(!e.contains('\n'), "{e}");
     }
 }
+
+#[test]
+fn recvloop_after_our_own_shutdown_read_does_not_blame_the_peer() {
+    let (mut lab, rec) = lab();
+    pair(&mut lab);
+    run(&mut lab, "shutdown conn read");
+    assert_eq!(run(&mut lab, "recvloop conn").value.as_deref(), Some("1"));
+    let said = calls_on(&rec, "conn").into_iter().find(|(c, _)| c.starts_with("recv(")).expect("a recv");
+    assert!(detail(&said.1).contains("this side called shutdown(SHUT_RD)"), "{said:?}");
+}

@@ -203,7 +203,11 @@ impl Lab {
             t.hidden += 1;
             return;
         }
+        let own_shutdown = self.open(name).is_ok_and(|s| s.read_shut);
         let result = match (kind, run) {
+            (Empty::Eof, 1) if own_shutdown => {
+                CallResult::ok("0 bytes: this side called shutdown(SHUT_RD) and the queue is empty")
+            }
             (Empty::Eof, 1) => CallResult::ok("0 bytes: EOF — the peer closed its sending side"),
             (Empty::Eof, _) => CallResult::ok("0 bytes again, at once: EOF is permanent"),
             (Empty::Again, _) => again(),
