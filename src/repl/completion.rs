@@ -45,7 +45,8 @@ impl NetlabHelper {
                 all
             }
             [
-                "accept" | "send" | "sendto" | "recv" | "recvfrom" | "recvloop" | "wait" | "close" | "shutdown" | "opt",
+                "accept" | "send" | "sendto" | "recv" | "recvfrom" | "recvloop" | "wait" | "close" | "shutdown" | "opt"
+                | "addr",
             ] => socks(),
             // poll takes any number of sockets, then event words.
             ["poll", ..] => {
@@ -54,6 +55,9 @@ impl NetlabHelper {
                 all.retain(|w| !before[1..].contains(&w.as_str()));
                 all
             }
+            ["resolve"] => words(&["localhost", "127.0.0.1", "::1"]),
+            ["resolve", _] => words(&["--family"]),
+            ["resolve", _, "--family"] => words(&["4", "6"]),
             ["sendto", _] => socks(),
             ["opt", _] => words(&SockOpt::NAMES),
             ["opt", _, "reuseaddr" | "nodelay" | "nonblock"] => words(&["on", "off"]),
@@ -128,5 +132,7 @@ mod tests {
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
         assert_eq!(h.candidates(&["recvloop"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["poll", "cli"]), vec!["srv", "in", "out", "rdhup"]);
+        assert_eq!(h.candidates(&["addr"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["resolve", "localhost", "--family"]), vec!["4", "6"]);
     }
 }
