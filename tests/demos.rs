@@ -124,6 +124,129 @@ fn echo_round_trips_and_sees_eof_every_run() {
     }
 }
 
+/// The events from the `Command` event for `line` up to the next command.
+fn after_command<'a>(events: &'a [Event], line: &str) -> &'a [Event] {
+    let start = events.iter().position(|e| matches!(e, Event::Command { line: l } if l == line));
+    let start = start.unwrap_or_else(|| panic!("no command `{line}`")) + 1;
+    let len = events[start..].iter().position(|e| matches!(e, Event::Command { .. })).unwrap_or(events.len() - start);
+    &events[start..start + len]
+}
+
+#[test]
+fn eof_ends_loops_spins_when_ignored_and_half_closes_every_run() {
+    for events in run_many("eof") {
+        assert_eq!(received(&events, "alice"), vec![&b"HELLO"[..], b"HOW ARE YOU"]);
+        assert_eq!(received(&events, "bob"), vec![&b"BYE"[..]]);
+        let eofs =
+            calls(&events, "conn", "recv(1024)").iter().filter(|r| detail(r).starts_with("0 bytes: EOF")).count();
+        assert!(eofs >= 2, "both communication loops ended on EOF");
+
+        let spin = after_command(&events, "recvloop conn --ignore-eof --max 1000");
+        let recvs: Vec<(&str, &CallResult)> = spin
+            .iter()
+            .filter_map(|e| match e {
+                Event::Call { sock, call, result } if sock == "conn" && call.starts_with("recv(") => {
+                    Some((call.as_str(), result))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(detail(recvs[0].1), "10 bytes", "the last words come first");
+        let mut spun = 0;
+        for (call, result) in &recvs[1..] {
+            assert!(detail(result).starts_with("0 bytes"), "every later recv returned 0: {call} → {result:?}");
+            spun +=
+                call.split('×').nth(1).map_or(1, |n| n.trim_end_matches(" more").parse::<usize>().expect("a count"));
+        }
+        assert_eq!(spun, 999, "999 spins after the data");
+        assert!(
+            calls(&events, "conn", "loop: recv(1024), EOF ignored").iter().any(|r| detail(r).starts_with("1000 calls"))
+        );
+
+        let dave = received(&events, "dave").concat();
+        assert_eq!(dave, b"report line 1\nreport line 2\nreport line 3\n");
+        assert!(received(&events, "dave").len() >= 3, "the reply took several recvs");
+        let last = calls(&events, "dave", "recv(16)");
+        assert!(last.last().is_some_and(|r| detail(r).starts_with("0 bytes: EOF")), "dave read to EOF");
+        let half = events
+            .iter()
+            .any(|e| matches!(e, Event::Kernel { sock, state, .. } if sock == "dave" && state == "FIN_WAIT_2"));
+        assert!(half, "dave is half-closed");
+    }
+}
+
+fn is_eagain(result: &CallResult) -> bool {
+    matches!(result, CallResult::Err { errno, code: 11, .. } if errno == "EAGAIN")
+}
+
+/// The number in a verdict's text right after `before`.
+fn number_after(events: &[Event], before: &str) -> u128 {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Verdict { text, .. } => text.split_once(before).map(|(_, rest)| rest),
+            _ => None,
+        })
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no verdict with `{before}N`"))
+}
+
+#[test]
+fn nonblocking_waits_times_out_fails_at_once_and_polls_every_run() {
+    for events in run_many("nonblocking") {
+        let bounded = after_command(&events, "recv conn --timeout 150");
+        assert!(bounded.iter().any(|e| matches!(e, Event::Call { result, .. } if is_eagain(result))));
+        assert!(number_after(&events, "the blocking recv waited ") >= 150);
+
+        let timed = after_command(&events, "opt conn rcvtimeo 100");
+        assert!(timed.iter().any(|e| matches!(e, Event::Call { call, .. } if call.contains("SO_RCVTIMEO"))));
+        assert!(number_after(&events, "recv failed with EAGAIN after ") >= 100, "SO_RCVTIMEO waited");
+
+        let nonblock = after_command(&events, "opt conn nonblock on");
+        assert!(nonblock.iter().any(|e| matches!(e, Event::Call { call, .. } if call.contains("O_NONBLOCK"))));
+        let recvs = calls(&events, "conn", "recv(1024)");
+        let at_once = recvs.iter().any(|r| is_eagain(r) && detail_why(r).contains("non-blocking"));
+        assert!(at_once, "the non-blocking recv failed with EAGAIN at once");
+
+        let spin = after_command(&events, "recvloop conn --timeout 20 --max 1000000");
+        let mut spun = 0;
+        for e in spin {
+            if let Event::Call { call, result, .. } = e
+                && call.starts_with("recv(")
+            {
+                assert!(is_eagain(result), "every spun recv was EAGAIN: {call} → {result:?}");
+                spun += call
+                    .split('×')
+                    .nth(1)
+                    .map_or(1, |n| n.trim_end_matches(" more").parse::<usize>().expect("a count"));
+            }
+        }
+        assert!(spun > 1, "the spin loop made {spun} calls");
+
+        let idle = after_command(&events, "poll conn in --timeout 20");
+        assert!(idle.iter().any(|e| matches!(e, Event::Call { result, .. } if detail(result).starts_with("0 ready"))));
+        let ready = after_command(&events, "poll conn in --timeout 1000");
+        assert!(
+            ready.iter().any(|e| matches!(e, Event::Call { result, .. } if detail(result).contains("conn POLLIN (")))
+        );
+        let poll_at =
+            events.iter().position(|e| matches!(e, Event::Command { line } if line == "poll conn in --timeout 1000"));
+        let then = after_command(&events[poll_at.expect("the poll")..], "recv conn");
+        assert_eq!(received(then, "conn"), vec![&b"ping"[..]], "after poll said readable, recv returned the data");
+        let eof = after_command(&events, "poll conn in rdhup --timeout 1000");
+        assert!(
+            eof.iter().any(|e| matches!(e, Event::Call { result, .. } if detail(result).contains("POLLIN|POLLRDHUP")))
+        );
+    }
+}
+
+fn detail_why(result: &CallResult) -> &str {
+    match result {
+        CallResult::Err { why, .. } => why.as_deref().unwrap_or(""),
+        _ => "",
+    }
+}
+
 /// The address a call's detail starts with (getsockname, getpeername).
 fn addr_detail(events: &[Event], sock: &str, call: &str) -> std::net::SocketAddr {
     let results = calls(events, sock, call);
@@ -182,7 +305,7 @@ fn unix_shows_boundaries_socket_files_abstract_names_and_permissions_every_run()
 
 #[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = ["echo", "ports", "sticky", "timewait", "udp", "byteorder", "unix"];
+    let tested = ["echo", "ports", "sticky", "timewait", "udp", "byteorder", "eof", "nonblocking", "unix"];
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }

@@ -7,6 +7,8 @@
 
 mod byteorder;
 mod echo;
+mod eof;
+mod nonblocking;
 mod ports;
 mod sticky;
 mod timewait;
@@ -44,6 +46,12 @@ pub const DEMOS: &[DemoInfo] = &[
         run: byteorder::run,
     },
     DemoInfo {
+        name: "eof",
+        title: "loops and EOF: recv() == 0 ends a loop, the spin when it is ignored, half-close",
+        lesson: "loops-and-eof",
+        run: eof::run,
+    },
+    DemoInfo {
         name: "timewait",
         title: "TIME_WAIT on the side that closes first, EADDRINUSE, and SO_REUSEADDR",
         lesson: "timewait-reuseaddr",
@@ -60,6 +68,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
         lesson: "udp-boundaries",
         run: udp::run,
+    },
+    DemoInfo {
+        name: "nonblocking",
+        title: "one recv blocking, with SO_RCVTIMEO, non-blocking; a spin loop versus one poll()",
+        lesson: "blocking-nonblocking",
+        run: nonblocking::run,
     },
     DemoInfo {
         name: "unix",

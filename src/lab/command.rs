@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use super::addr::AddrSpec;
 use super::command_unix::{self, UnixCommand};
+pub use super::exec_poll::{PollEvents, PollSpec};
+pub use super::exec_recv_loop::RecvLoop;
 use super::payload::{IntFormat, Payload};
 pub use super::resolve::IpFamily;
 use super::tokens::{self, Args};
@@ -75,6 +77,8 @@ pub enum Command {
     Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
     RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
     Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
+    RecvLoop(RecvLoop),
+    Poll(PollSpec),
     Close { sock: String },
     Shutdown { sock: String, how: ShutdownHow },
     Opt { sock: String, opt: SockOpt, value: Option<String> },
@@ -129,6 +133,16 @@ pub const COMMANDS: &[CommandHelp] = &[
         name: "recvfrom",
         usage: "recvfrom SOCK [N] [--peek] [--timeout MS]",
         about: "one recvfrom(N); reports truncated datagrams (MSG_TRUNC)",
+    },
+    CommandHelp {
+        name: "recvloop",
+        usage: "recvloop SOCK [N] [--ignore-eof] [--max K] [--timeout MS]",
+        about: "a communication loop: recv(N) again and again until EOF (0 bytes), K calls or the timeout",
+    },
+    CommandHelp {
+        name: "poll",
+        usage: "poll SOCK… [in] [out] [rdhup] [--timeout MS]",
+        about: "one poll(): wait until a socket is readable (in, the default) or writable; shows revents",
     },
     CommandHelp {
         name: "wait",
@@ -243,6 +257,8 @@ impl Command {
                 Ok(Command::SendTo { sock: sock.clone(), target, payload: Payload::parse(payload)? })
             }
             "recv" | "recvfrom" => parse_recv(first, rest),
+            "recvloop" => RecvLoop::parse(rest).map(Command::RecvLoop),
+            "poll" => PollSpec::parse(rest).map(Command::Poll),
             "wait" => parse_wait(rest),
             "close" => {
                 let a = Args::parse(rest, &[], &[])?;
@@ -310,6 +326,7 @@ impl Command {
         !matches!(
             self,
             Command::Sockets
+                | Command::Poll(_)
                 | Command::Sysctl { .. }
                 | Command::Resolve { .. }
                 | Command::Addr { .. }
@@ -338,6 +355,8 @@ impl Command {
             | Command::Shutdown { sock, .. }
             | Command::Opt { sock, .. }
             | Command::Addr { sock } => Some(sock),
+            Command::RecvLoop(r) => Some(&r.sock),
+            Command::Poll(p) => p.socks.first().map(String::as_str),
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
             Command::Unix(u) => u.subject(),
         }
@@ -434,7 +453,7 @@ fn one_sock(positional: &[String], usage: &str) -> Result<String, String> {
     }
 }
 
-fn timeout(a: &Args) -> Result<Option<Duration>, String> {
+pub(super) fn timeout(a: &Args) -> Result<Option<Duration>, String> {
     let ms = a.number::<u64>("timeout")?;
     match ms {
         Some(ms) if ms > 600_000 => Err("--timeout is in milliseconds, at most 600000".into()),

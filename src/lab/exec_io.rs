@@ -389,7 +389,7 @@ pub(super) enum Ready<T> {
     Stopped(Outcome),
 }
 
-fn listener_error(name: &str, call: &str) -> String {
+pub(super) fn listener_error(name: &str, call: &str) -> String {
     format!(
         "'{name}' is a listening socket: it only accepts; {call} on the connection accept gave you (e.g. accept {name} as conn)"
     )

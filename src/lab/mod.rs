@@ -11,6 +11,8 @@ mod exec_conn;
 mod exec_info;
 mod exec_io;
 mod exec_opt;
+mod exec_poll;
+mod exec_recv_loop;
 mod exec_unix;
 mod exec_unix_io;
 mod exec_wait;
@@ -245,6 +247,8 @@ impl Lab {
             Command::Recv { sock, size, peek, timeout, decode } => self.recv(sock, *size, *peek, *timeout, *decode),
             Command::RecvFrom { sock, size, peek, timeout } => self.recv_from(sock, *size, *peek, *timeout),
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
+            Command::RecvLoop(spec) => self.recv_loop(spec),
+            Command::Poll(spec) => self.poll(spec),
             Command::Close { sock } => self.close(sock),
             Command::Shutdown { sock, how } => self.shutdown(sock, *how),
             Command::Opt { sock, opt, value } => self.opt(sock, *opt, value.as_deref()),

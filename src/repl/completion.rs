@@ -7,7 +7,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 
-use crate::lab::command::{SockOpt, command_words};
+use crate::lab::command::{PollEvents, SockOpt, command_words};
 use crate::lab::command_unix::UnixType;
 
 use super::commands::REPL_WORDS;
@@ -45,8 +45,16 @@ impl NetlabHelper {
                 all.extend(words(&REPL_WORDS));
                 all
             }
-            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt" | "addr"] => {
-                socks()
+            [
+                "accept" | "send" | "sendto" | "recv" | "recvfrom" | "recvloop" | "wait" | "close" | "shutdown" | "opt"
+                | "addr",
+            ] => socks(),
+            // poll takes any number of sockets, then event words.
+            ["poll", ..] => {
+                let mut all = socks();
+                all.extend(words(&PollEvents::WORDS));
+                all.retain(|w| !before[1..].contains(&w.as_str()));
+                all
             }
             ["resolve"] => words(&["localhost", "127.0.0.1", "::1"]),
             ["resolve", _] => words(&["--family"]),
@@ -138,6 +146,8 @@ mod tests {
         assert_eq!(h.candidates(&["unix", "connect"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["unix", "connect", "srv", "--seqpacket"]), vec!["--unprivileged"]);
         assert_eq!(h.candidates(&["socketpair"]), vec!["stream", "dgram", "seqpacket"]);
+        assert_eq!(h.candidates(&["recvloop"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["poll", "cli"]), vec!["srv", "in", "out", "rdhup"]);
         assert_eq!(h.candidates(&["addr"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["resolve", "localhost", "--family"]), vec!["4", "6"]);
     }
