@@ -17,7 +17,10 @@
 //!   guesswork, so the right response is to close *this connection only*; a
 //!   server keeps serving its other clients.
 
+pub mod fixed;
+pub mod json_header;
 pub mod length_prefix;
+pub mod line;
 
 /// Why a byte stream could not be turned into frames.
 ///
@@ -37,4 +40,16 @@ pub enum FrameError {
     /// so the partial message can never be completed.
     #[error("connection closed mid-frame: {buffered} bytes of an unfinished frame were lost")]
     ClosedMidFrame { buffered: usize },
+
+    /// The bytes are complete but break the protocol's rules: a JSON header
+    /// that is not JSON, or lacks its `data_size`. Unlike *incomplete*, no
+    /// amount of further reading can fix it.
+    #[error("invalid frame: {reason}")]
+    Invalid { reason: String },
+
+    /// The sender asked to frame a message the framing cannot carry, such
+    /// as a line that itself contains a newline. Caught before any byte is
+    /// sent, so the peer never sees a half-framed message.
+    #[error("cannot frame this message: {reason}")]
+    Unframeable { reason: String },
 }
