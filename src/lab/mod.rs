@@ -6,6 +6,7 @@ pub mod cancel;
 pub mod command;
 pub mod errno;
 mod exec_conn;
+mod exec_framing;
 mod exec_info;
 mod exec_io;
 mod exec_wait;
@@ -22,6 +23,7 @@ use nix::poll::PollFlags;
 use socket2::Socket;
 
 pub use command::Command;
+pub use exec_framing::{Exchange, Handshake};
 
 use crate::event::{CallResult, Event, Sink};
 use addr::AddrSpec;

@@ -53,3 +53,62 @@ pub enum FrameError {
     #[error("cannot frame this message: {reason}")]
     Unframeable { reason: String },
 }
+
+/// What every decoder in this module does, so one loop — a demo, a reader
+/// of one frame, a checker — can drive any framing.
+pub trait Decode {
+    /// A body (`Vec<u8>`), or a header and body for the JSON framing.
+    type Frame;
+    /// Appends bytes just received from the peer.
+    fn push(&mut self, bytes: &[u8]);
+    /// The next complete frame; `Ok(None)` means incomplete, read more.
+    fn next_frame(&mut self) -> Result<Option<Self::Frame>, FrameError>;
+    /// At end of stream: `Ok(())` if it ended between frames.
+    fn finish(&self) -> Result<(), FrameError>;
+    /// Bytes received but not yet returned as frames.
+    fn buffered(&self) -> usize;
+}
+
+/// Feeds `pieces` to `decoder` in order, as successive `recv()` results,
+/// and returns every frame, checking that the stream ended between frames.
+pub fn decode_all<D: Decode>(
+    mut decoder: D,
+    pieces: impl IntoIterator<Item = impl AsRef<[u8]>>,
+) -> Result<Vec<D::Frame>, FrameError> {
+    let mut frames = Vec::new();
+    for piece in pieces {
+        decoder.push(piece.as_ref());
+        while let Some(frame) = decoder.next_frame()? {
+            frames.push(frame);
+        }
+    }
+    decoder.finish()?;
+    Ok(frames)
+}
+
+/// Implements [`Decode`] by forwarding to a decoder's inherent methods,
+/// which stay callable without importing the trait.
+macro_rules! impl_decode {
+    ($decoder:ty, $frame:ty) => {
+        impl $crate::proto::Decode for $decoder {
+            type Frame = $frame;
+            fn push(&mut self, bytes: &[u8]) {
+                <$decoder>::push(self, bytes)
+            }
+            fn next_frame(&mut self) -> Result<Option<$frame>, $crate::proto::FrameError> {
+                <$decoder>::next_frame(self)
+            }
+            fn finish(&self) -> Result<(), $crate::proto::FrameError> {
+                <$decoder>::finish(self)
+            }
+            fn buffered(&self) -> usize {
+                <$decoder>::buffered(self)
+            }
+        }
+    };
+}
+
+impl_decode!(fixed::Decoder, Vec<u8>);
+impl_decode!(line::Decoder, Vec<u8>);
+impl_decode!(length_prefix::Decoder, Vec<u8>);
+impl_decode!(json_header::Decoder, json_header::Frame);
