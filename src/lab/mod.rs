@@ -9,6 +9,7 @@ mod exec_conn;
 mod exec_framing;
 mod exec_info;
 mod exec_io;
+mod exec_recv_frame;
 mod exec_wait;
 pub mod payload;
 pub mod tokens;
@@ -24,6 +25,7 @@ use socket2::Socket;
 
 pub use command::Command;
 pub use exec_framing::{Exchange, Handshake};
+pub use exec_recv_frame::Framing;
 
 use crate::event::{CallResult, Event, Sink};
 use addr::AddrSpec;
@@ -211,6 +213,7 @@ impl Lab {
             Command::SendTo { sock, target, payload } => self.send_to(sock, target, payload),
             Command::Recv { sock, size, peek, timeout, decode } => self.recv(sock, *size, *peek, *timeout, *decode),
             Command::RecvFrom { sock, size, peek, timeout } => self.recv_from(sock, *size, *peek, *timeout),
+            Command::RecvFrame { sock, framing, timeout } => self.recv_frame(sock, *framing, *timeout),
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
             Command::Close { sock } => self.close(sock),
             Command::Shutdown { sock, how } => self.shutdown(sock, *how),

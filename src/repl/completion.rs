@@ -7,6 +7,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 
+use crate::lab::Framing;
 use crate::lab::command::{SockOpt, command_words};
 
 use super::commands::REPL_WORDS;
@@ -51,6 +52,7 @@ impl NetlabHelper {
             ["shutdown", _] => words(&["read", "write", "both"]),
             ["wait", _] => words(&["readable", "state"]),
             ["wait", _, "state"] => words(&STATES),
+            ["recv", _, .., "--frame"] => words(&Framing::NAMES),
             [.., "as"] => Vec::new(),
             _ => Vec::new(),
         }
@@ -115,5 +117,6 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
+        assert_eq!(h.candidates(&["recv", "conn", "--frame"]), Framing::NAMES.to_vec());
     }
 }
