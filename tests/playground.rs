@@ -204,3 +204,16 @@ fn recv_frame_usage_errors_are_one_line() {
         assert!(!err.contains('\n'), "{err}");
     }
 }
+
+#[test]
+fn recv_frame_on_a_non_blocking_socket_says_eagain_for_an_incomplete_frame() {
+    let (mut lab, _) = lab();
+    pair(&mut lab);
+    assert!(run(&mut lab, "opt conn nonblock on").is_ok());
+    assert!(run(&mut lab, "send cli \"no newline yet\"").is_ok());
+    assert!(run(&mut lab, "wait conn readable 13").is_ok());
+    assert_eq!(run(&mut lab, "recv conn --frame line").errno(), Some("EAGAIN"));
+    assert!(run(&mut lab, "send cli \"\\n\"").is_ok());
+    assert!(run(&mut lab, "wait conn readable 14").is_ok());
+    assert_eq!(run(&mut lab, "recv conn --frame line").bytes.as_deref(), Some(&b"no newline yet"[..]));
+}

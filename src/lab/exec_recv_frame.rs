@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{self as nixsock, MsgFlags};
 
 use super::cancel;
-use super::{DEFAULT_TIMEOUT, Kind, Lab, Outcome};
+use super::{Kind, Lab, Outcome};
 use crate::event::{CallResult, Direction, Event};
 use crate::proto::{Decode, FrameError, fixed, json_header, length_prefix, line};
 use crate::wire::queues;
@@ -109,7 +109,10 @@ impl Lab {
         if s.kind != Kind::Stream {
             return Err(format!("recv --frame reads a TCP byte stream; '{name}' is a {}", s.kind.label()));
         }
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        // `None`: the socket is non-blocking, so an incomplete frame is
+        // EAGAIN at once, as a recv() on it would be.
+        let patience = self.patience(name, timeout, false)?;
+        let timeout = patience.unwrap_or_default();
         let deadline = Instant::now() + timeout;
         let call = format!("recv(--frame {})", framing.name());
         let mut announced = false;
@@ -143,6 +146,14 @@ impl Lab {
                 let why = format!("EOF: {}", FrameError::ClosedMidFrame { buffered: n });
                 self.call(name, call, CallResult::Failed { why: why.clone() });
                 return Ok(Outcome::of(name, CallResult::Failed { why }));
+            }
+            if patience.is_none() {
+                let err = std::io::Error::from_raw_os_error(Errno::EAGAIN as i32);
+                let why = format!(
+                    "{name} is non-blocking and only {n} bytes of a {} frame are queued: call again when more arrive",
+                    framing.name()
+                );
+                return Ok(self.would_block(name, &call, &err, why));
             }
             if !announced {
                 announced = true;
