@@ -106,8 +106,18 @@ impl Lab {
         timeout: Option<Duration>,
     ) -> Result<Outcome, String> {
         let s = self.open(name)?;
-        if s.kind != Kind::Stream {
-            return Err(format!("recv --frame reads a TCP byte stream; '{name}' is a {}", s.kind.label()));
+        match s.kind {
+            Kind::Stream => {}
+            Kind::Listener => {
+                return Err(format!(
+                    "'{name}' is a listening socket: recv --frame on the connection accept gave you (accept {name} as conn)"
+                ));
+            }
+            Kind::Udp => {
+                return Err(format!(
+                    "'{name}' is UDP: each datagram is already one message, nothing to frame — use recvfrom {name}"
+                ));
+            }
         }
         // `None`: the socket is non-blocking, so an incomplete frame is
         // EAGAIN at once, as a recv() on it would be.
