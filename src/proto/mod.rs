@@ -7,6 +7,16 @@
 //! next starts. Every codec in this module works the same way: you push
 //! whatever bytes `recv()` gave you, then ask for complete frames.
 //!
+//! * [`fixed`]: records of exactly N bytes, NUL-padded.
+//! * [`line`](mod@line): one message per `\n`-terminated line (`\r\n` tolerated).
+//! * [`length_prefix`]: a 4-byte big-endian length, then the body.
+//! * [`json_header`]: a 4-byte length, a JSON header (报头) holding
+//!   `data_size`, then the body.
+//!
+//! Each has an `encode` function and a `Decoder` with `push`, `next_frame`,
+//! `finish` and `buffered`; the [`Decode`] trait names that shape, so
+//! [`decode_all`] and `recv --frame` drive any of them.
+//!
 //! Two very different "no frame" outcomes must be kept apart:
 //!
 //! * **Incomplete** (`Ok(None)`): the bytes so far are a valid *prefix* of a
