@@ -78,6 +78,35 @@ fn sticky_merges_two_sends_and_splits_one_every_run() {
 }
 
 #[test]
+fn framing_naive_reader_is_wrong_decoders_right_and_acks_cost_round_trips_every_run() {
+    for events in run_many("framing") {
+        // Coalesced: the naive reader's one recv() held all three messages.
+        assert!(received(&events, "conn").contains(&b"hellohow are you?bye".as_slice()));
+        // Trickled: every recv() of every pass returned exactly one byte.
+        let trickles = calls(&events, "conn", "recv(1024) × ");
+        assert_eq!(trickles.len(), 5, "the naive pass and one per framing");
+        assert!(trickles.iter().all(|r| detail(r).contains("every one returned 1 byte")));
+        // Each framing decoded both splits back into the three messages.
+        let decoded = "the decoder → \"hello\", \"how are you?\", \"bye\"";
+        let verdicts: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Verdict { ok: true, text } if text.ends_with(decoded) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(verdicts.len(), 8, "4 framings × (coalesced, trickled): {verdicts:?}");
+        // Sleeping between sends did not keep a late reader from merging them.
+        assert!(received(&events, "conn").contains(&b"helloworld".as_slice()));
+        // The ack protocol waited once per message; the length prefix never.
+        let ack = calls(&events, "cli", "send(length), recv(ack), send(body) × 200");
+        assert!(ack.len() == 1 && detail(ack[0]).contains("waited for the peer 200 times"));
+        let prefix = calls(&events, "cli", "send([length][body]) × 200");
+        assert!(prefix.len() == 1 && detail(prefix[0]).contains("waited for the peer 0 times"));
+    }
+}
+
+#[test]
 fn timewait_shows_time_wait_then_eaddrinuse_then_reuse_every_run() {
     for events in run_many("timewait") {
         let tw = events
@@ -305,7 +334,7 @@ fn unix_shows_boundaries_socket_files_abstract_names_and_permissions_every_run()
 
 #[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = ["echo", "ports", "sticky", "timewait", "udp", "byteorder", "eof", "nonblocking", "unix"];
+    let tested = ["echo", "ports", "sticky", "timewait", "udp", "byteorder", "eof", "nonblocking", "unix", "framing"];
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }

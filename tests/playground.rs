@@ -145,3 +145,75 @@ fn recv_as_says_when_it_decodes_only_the_first_bytes() {
     assert_eq!(out.value.as_deref(), Some("7"));
     assert!(detail(&last_call(&rec, "conn", "recv(")).contains("first 4 of 8 bytes read as u32be: 7"));
 }
+
+#[test]
+fn recv_frame_reads_exactly_one_message_and_leaves_the_rest_queued() {
+    let (mut lab, rec) = lab();
+    pair(&mut lab);
+    assert!(run(&mut lab, r#"send cli "hello\r\nworld\n" u32be:2 "hi" u32be:15 '{"data_size":3}' "bye""#).is_ok());
+    assert!(run(&mut lab, "wait conn readable 41").is_ok());
+    let first = run(&mut lab, "recv conn --frame line");
+    assert_eq!(first.bytes.as_deref(), Some(&b"hello"[..]));
+    assert!(detail(&last_call(&rec, "conn", "recv(--frame line)")).ends_with("; 34 bytes stay queued"));
+    assert_eq!(run(&mut lab, "recv conn --frame line").bytes.as_deref(), Some(&b"world"[..]));
+    assert_eq!(run(&mut lab, "recv conn --frame u32").bytes.as_deref(), Some(&b"hi"[..]));
+    let json = run(&mut lab, "recv conn --frame json");
+    assert_eq!(json.bytes.as_deref(), Some(&b"bye"[..]));
+    assert_eq!(json.value.as_deref(), Some(r#"{"data_size":3}"#));
+    // Fixed-size records: padding is stripped.
+    assert!(run(&mut lab, r#"send cli "ab" repeat:6:"\0" "cd""#).is_ok());
+    assert_eq!(run(&mut lab, "recv conn --frame fixed:8").bytes.as_deref(), Some(&b"ab"[..]));
+}
+
+#[test]
+fn recv_frame_waits_for_the_rest_reports_invalid_frames_and_tells_clean_eof_from_mid_frame() {
+    let (mut lab, rec) = lab();
+    pair(&mut lab);
+    assert!(run(&mut lab, "send cli u32be:5 \"hel\"").is_ok());
+    let early = run(&mut lab, "recv conn --frame u32 --timeout 50");
+    assert_eq!(early.errno(), Some("EAGAIN"), "an incomplete frame is waited for, not returned");
+    assert!(run(&mut lab, "send cli \"lo\"").is_ok());
+    assert_eq!(run(&mut lab, "recv conn --frame u32").bytes.as_deref(), Some(&b"hello"[..]));
+    // A header that is not JSON: reported, nothing consumed.
+    assert!(run(&mut lab, "send cli u32be:3 \"abc\"").is_ok());
+    assert!(!run(&mut lab, "recv conn --frame json").is_ok());
+    assert!(detail(&last_call(&rec, "conn", "recv(--frame json)")).contains("not JSON"));
+    assert_eq!(run(&mut lab, "recv conn 7").bytes.as_deref(), Some(&b"\0\0\0\x03abc"[..]));
+    // The peer dies mid-line, then the stream ends.
+    assert!(run(&mut lab, "send cli \"unfinished\"").is_ok());
+    assert!(run(&mut lab, "close cli").is_ok());
+    assert!(!run(&mut lab, "recv conn --frame line").is_ok());
+    assert!(detail(&last_call(&rec, "conn", "recv(--frame line)")).contains("closed mid-frame: 10 bytes"));
+    assert_eq!(run(&mut lab, "recv conn 100").bytes.as_deref(), Some(&b"unfinished"[..]));
+    let end = run(&mut lab, "recv conn --frame line");
+    assert!(end.is_ok() && end.bytes.as_deref() == Some(&b""[..]), "a clean EOF between frames");
+}
+
+#[test]
+fn recv_frame_usage_errors_are_one_line() {
+    let (mut lab, _) = lab();
+    pair(&mut lab);
+    for bad in [
+        "recv conn 10 --frame line",
+        "recv conn --frame lines",
+        "recv conn --frame fixed:0",
+        "recv conn --frame line --peek",
+        "recvfrom conn --frame line",
+    ] {
+        let err = run(&mut lab, bad).usage_error.unwrap_or_else(|| panic!("{bad} was accepted"));
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
+
+#[test]
+fn recv_frame_on_a_non_blocking_socket_says_eagain_for_an_incomplete_frame() {
+    let (mut lab, _) = lab();
+    pair(&mut lab);
+    assert!(run(&mut lab, "opt conn nonblock on").is_ok());
+    assert!(run(&mut lab, "send cli \"no newline yet\"").is_ok());
+    assert!(run(&mut lab, "wait conn readable 13").is_ok());
+    assert_eq!(run(&mut lab, "recv conn --frame line").errno(), Some("EAGAIN"));
+    assert!(run(&mut lab, "send cli \"\\n\"").is_ok());
+    assert!(run(&mut lab, "wait conn readable 14").is_ok());
+    assert_eq!(run(&mut lab, "recv conn --frame line").bytes.as_deref(), Some(&b"no newline yet"[..]));
+}

@@ -8,6 +8,7 @@
 mod byteorder;
 mod echo;
 mod eof;
+mod framing;
 mod nonblocking;
 mod ports;
 mod sticky;
@@ -62,6 +63,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "sticky packets: two sends in one recv, one send in many, and the fix",
         lesson: "sticky-packets",
         run: sticky::run,
+    },
+    DemoInfo {
+        name: "framing",
+        title: "four framings vs a hostile splitter, the naive reader, and the cost of an ack",
+        lesson: "framing",
+        run: framing::run,
     },
     DemoInfo {
         name: "udp",

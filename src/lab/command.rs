@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::Framing;
 use super::addr::AddrSpec;
 use super::command_unix::{self, UnixCommand};
 pub use super::exec_poll::{PollEvents, PollSpec};
@@ -76,6 +77,7 @@ pub enum Command {
     SendTo { sock: String, target: AddrSpec, payload: Payload },
     Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
     RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
+    RecvFrame { sock: String, framing: Framing, timeout: Option<Duration> },
     Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
     RecvLoop(RecvLoop),
     Poll(PollSpec),
@@ -128,6 +130,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         name: "recv",
         usage: "recv SOCK [N] [--peek] [--timeout MS] [--as u32be|u32le|…]",
         about: "one recv(N), N defaults to 1024; --as decodes an integer",
+    },
+    CommandHelp {
+        name: "recv --frame",
+        usage: "recv SOCK --frame line|u32|json|json-le|fixed:N [--timeout MS]",
+        about: "exactly one message by that framing; the bytes after it stay queued",
     },
     CommandHelp {
         name: "recvfrom",
@@ -350,6 +357,7 @@ impl Command {
             | Command::SendTo { sock, .. }
             | Command::Recv { sock, .. }
             | Command::RecvFrom { sock, .. }
+            | Command::RecvFrame { sock, .. }
             | Command::Wait { sock, .. }
             | Command::Close { sock }
             | Command::Shutdown { sock, .. }
@@ -392,7 +400,10 @@ fn parse_tcp(rest: &[String]) -> Result<Command, String> {
 }
 
 fn parse_recv(cmd: &str, rest: &[String]) -> Result<Command, String> {
-    let a = Args::parse(rest, &["timeout", "as"], &["peek"])?;
+    let a = Args::parse(rest, &["timeout", "as", "frame"], &["peek"])?;
+    if let Some(kind) = a.value("frame") {
+        return parse_recv_frame(cmd, &a, kind);
+    }
     let usage = match cmd {
         "recv" => "usage: recv SOCK [N] [--peek] [--timeout MS] [--as u32be|u32le|…]".to_string(),
         _ => format!("usage: {cmd} SOCK [N] [--peek] [--timeout MS]"),
@@ -421,6 +432,21 @@ fn parse_recv(cmd: &str, rest: &[String]) -> Result<Command, String> {
         .map(|f| IntFormat::parse(f).ok_or_else(|| format!("--as {f}? use one of {}", IntFormat::NAMES.join(", "))))
         .transpose()?;
     Ok(Command::Recv { sock, size, peek, timeout, decode })
+}
+
+fn parse_recv_frame(cmd: &str, a: &Args, kind: &str) -> Result<Command, String> {
+    let usage = "usage: recv SOCK --frame line|u32|json|json-le|fixed:N [--timeout MS]";
+    if cmd != "recv" {
+        return Err(format!("--frame reads a TCP stream: {usage}"));
+    }
+    let [sock] = a.positional.as_slice() else {
+        return Err(format!("recv --frame reads one whole frame, so it takes no size: {usage}"));
+    };
+    if a.has("peek") || a.value("as").is_some() {
+        return Err(format!("--frame does not combine with --peek or --as: {usage}"));
+    }
+    tokens::check_name(sock)?;
+    Ok(Command::RecvFrame { sock: sock.clone(), framing: Framing::parse(kind)?, timeout: timeout(a)? })
 }
 
 fn parse_wait(rest: &[String]) -> Result<Command, String> {

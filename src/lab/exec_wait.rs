@@ -127,7 +127,7 @@ impl Lab {
 /// reports then (RDHUP, HUP or ERR) means the receive side is finished.
 /// (nix's `revents()` is `None` for RDHUP, a flag it does not model, so
 /// the count is what is read here.)
-fn read_side_done(fd: BorrowedFd<'_>) -> bool {
+pub(super) fn read_side_done(fd: BorrowedFd<'_>) -> bool {
     let mut fds = [PollFd::new(fd, PollFlags::from_bits_retain(nix::libc::POLLRDHUP))];
     poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
 }

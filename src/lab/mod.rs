@@ -8,10 +8,12 @@ pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
 mod exec_conn;
+mod exec_framing;
 mod exec_info;
 mod exec_io;
 mod exec_opt;
 mod exec_poll;
+mod exec_recv_frame;
 mod exec_recv_loop;
 mod exec_unix;
 mod exec_unix_io;
@@ -35,6 +37,8 @@ use nix::poll::PollFlags;
 use socket2::Socket;
 
 pub use command::Command;
+pub use exec_framing::{Exchange, Handshake};
+pub use exec_recv_frame::Framing;
 
 use crate::event::{CallResult, Event, Sink};
 use addr::AddrSpec;
@@ -246,6 +250,7 @@ impl Lab {
             Command::SendTo { sock, target, payload } => self.send_to(sock, target, payload),
             Command::Recv { sock, size, peek, timeout, decode } => self.recv(sock, *size, *peek, *timeout, *decode),
             Command::RecvFrom { sock, size, peek, timeout } => self.recv_from(sock, *size, *peek, *timeout),
+            Command::RecvFrame { sock, framing, timeout } => self.recv_frame(sock, *framing, *timeout),
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
             Command::RecvLoop(spec) => self.recv_loop(spec),
             Command::Poll(spec) => self.poll(spec),

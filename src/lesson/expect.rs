@@ -25,6 +25,9 @@ pub fn check(expect: &Expect, outcome: &Outcome, lab: &Lab) -> Vec<(bool, String
         let got = match outcome.errno() {
             Some(e) => format!("failed with {e}"),
             None if outcome.usage_error.is_some() => "was not a valid command".to_string(),
+            // Failed or timed out without an errno (a refused frame, a wait
+            // that gave up): still a failure.
+            None if !outcome.is_ok() => "failed".to_string(),
             None => "succeeded".to_string(),
         };
         out.push((
@@ -94,6 +97,15 @@ fn count(n: Option<usize>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_without_errno_is_not_reported_as_success() {
+        use crate::event::{CallResult, Recorder};
+        let lab = Lab::new(Box::new(Recorder::new()));
+        let refused = Outcome::of("conn", CallResult::Failed { why: "invalid frame".into() });
+        let expect = Expect { ok: Some(false), ..Expect::default() };
+        assert_eq!(check(&expect, &refused, &lab), vec![(true, "the call failed, as expected".to_string())]);
+    }
 
     #[test]
     fn hex_forms() {

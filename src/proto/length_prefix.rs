@@ -196,6 +196,17 @@ mod tests {
     }
 
     #[test]
+    fn every_two_chunk_split() {
+        let messages = [b"hello".to_vec(), Vec::new(), b"bye\n".to_vec()];
+        let stream: Vec<u8> = messages.iter().flat_map(|m| encode(m).unwrap()).collect();
+        for cut in 0..=stream.len() {
+            let (a, b) = stream.split_at(cut);
+            let frames = crate::proto::decode_all(Decoder::default(), [a, b]).unwrap();
+            assert_eq!(frames, messages, "cut at {cut}");
+        }
+    }
+
+    #[test]
     fn too_large_is_detected_from_the_header_alone() {
         let mut dec = Decoder::new(10);
         dec.push(&[0, 0, 0]);

@@ -7,6 +7,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 
+use crate::lab::Framing;
 use crate::lab::command::{PollEvents, SockOpt, command_words};
 use crate::lab::command_unix::UnixType;
 
@@ -67,6 +68,7 @@ impl NetlabHelper {
             ["shutdown", _] => words(&["read", "write", "both"]),
             ["wait", _] => words(&["readable", "state"]),
             ["wait", _, "state"] => words(&STATES),
+            ["recv", _, .., "--frame"] => words(&Framing::NAMES),
             [.., "as"] => Vec::new(),
             ["unix"] => words(&["listen", "connect", "bind", "unlink", "chmod", "files"]),
             ["unix", "connect" | "unlink" | "chmod"] => socks(),
@@ -148,6 +150,7 @@ mod tests {
         assert_eq!(h.candidates(&["socketpair"]), vec!["stream", "dgram", "seqpacket"]);
         assert_eq!(h.candidates(&["recvloop"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["poll", "cli"]), vec!["srv", "in", "out", "rdhup"]);
+        assert_eq!(h.candidates(&["recv", "conn", "--frame"]), Framing::NAMES.to_vec());
         assert_eq!(h.candidates(&["addr"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["resolve", "localhost", "--family"]), vec!["4", "6"]);
     }

@@ -1,0 +1,249 @@
+//! `recv SOCK --frame KIND`: read exactly one message, using a framing
+//! codec from `proto`, and leave every byte after it queued.
+//!
+//! How, with only the calls a C or Python program has: peek (MSG_PEEK) at
+//! what is queued, let the codec find where the first frame ends, then
+//! `recv()` exactly that many bytes. If the frame is not complete yet,
+//! wait for more bytes and look again — the mini-redis `read_frame` loop,
+//! with the kernel's queue as the buffer.
+
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::socket::{self as nixsock, MsgFlags};
+
+use super::cancel;
+use super::{Kind, Lab, Outcome, UnixKind};
+use crate::event::{CallResult, Direction, Event};
+use crate::proto::{Decode, FrameError, fixed, json_header, length_prefix, line};
+use crate::wire::queues;
+
+/// Which framing `recv --frame` decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Records of exactly N bytes, NUL-padded.
+    Fixed(NonZeroUsize),
+    /// One message per line (`\n`, `\r\n` tolerated).
+    Line,
+    /// A 4-byte big-endian length, then the body.
+    U32,
+    /// 4-byte length, JSON header with `data_size`, body.
+    Json(json_header::LengthOrder),
+}
+
+impl Framing {
+    /// For help and completion (`fixed:N` takes a size).
+    pub const NAMES: [&'static str; 5] = ["line", "u32", "json", "json-le", "fixed:"];
+
+    pub fn parse(word: &str) -> Result<Framing, String> {
+        let usage = || format!("--frame {word}? use line, u32, json, json-le or fixed:N (e.g. fixed:16)");
+        match word {
+            "line" => Ok(Framing::Line),
+            "u32" | "u32be" => Ok(Framing::U32),
+            "json" => Ok(Framing::Json(json_header::LengthOrder::BigEndian)),
+            "json-le" => Ok(Framing::Json(json_header::LengthOrder::LittleEndian)),
+            _ => {
+                let n = word.strip_prefix("fixed:").ok_or_else(usage)?;
+                let n: usize = n.parse().map_err(|_| usage())?;
+                if n > super::payload::MAX_PAYLOAD {
+                    return Err(format!("fixed:{n} is over {} MiB", super::payload::MAX_PAYLOAD >> 20));
+                }
+                NonZeroUsize::new(n).map(Framing::Fixed).ok_or_else(|| "fixed:0? a record needs at least 1 byte".into())
+            }
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Framing::Fixed(n) => format!("fixed:{n}"),
+            Framing::Line => "line".into(),
+            Framing::U32 => "u32".into(),
+            Framing::Json(json_header::LengthOrder::BigEndian) => "json".into(),
+            Framing::Json(json_header::LengthOrder::LittleEndian) => "json-le".into(),
+        }
+    }
+
+    /// Decode the first frame of `queued`: the message, its header (JSON
+    /// framing only) and how many bytes of `queued` the frame took.
+    fn first_frame(self, queued: &[u8]) -> Result<Option<Found>, FrameError> {
+        match self {
+            Framing::Fixed(n) => first(fixed::Decoder::new(n), queued, |m| (m, None)),
+            Framing::Line => first(line::Decoder::default(), queued, |m| (m, None)),
+            Framing::U32 => first(length_prefix::Decoder::default(), queued, |m| (m, None)),
+            Framing::Json(order) => first(json_header::Decoder::new(order), queued, |f| {
+                (f.body, Some(serde_json::Value::Object(f.header).to_string()))
+            }),
+        }
+    }
+}
+
+struct Found {
+    message: Vec<u8>,
+    header: Option<String>,
+    used: usize,
+}
+
+fn first<D: Decode>(
+    mut dec: D,
+    queued: &[u8],
+    split: impl FnOnce(D::Frame) -> (Vec<u8>, Option<String>),
+) -> Result<Option<Found>, FrameError> {
+    dec.push(queued);
+    Ok(dec.next_frame()?.map(|frame| {
+        let used = queued.len() - dec.buffered();
+        let (message, header) = split(frame);
+        Found { message, header, used }
+    }))
+}
+
+impl Lab {
+    pub(super) fn recv_frame(
+        &mut self,
+        name: &str,
+        framing: Framing,
+        timeout: Option<Duration>,
+    ) -> Result<Outcome, String> {
+        let s = self.open(name)?;
+        match s.kind {
+            Kind::Stream | Kind::Unix(UnixKind::Conn) => {}
+            Kind::Listener | Kind::Unix(UnixKind::Listener) => {
+                return Err(format!(
+                    "'{name}' is a listening socket: recv --frame on the connection accept gave you (accept {name} as conn)"
+                ));
+            }
+            Kind::Udp | Kind::Unix(UnixKind::Dgram) => {
+                return Err(format!(
+                    "'{name}' is a datagram socket: each datagram is already one message, nothing to frame — use recvfrom {name}"
+                ));
+            }
+        }
+        // `None`: the socket is non-blocking, so an incomplete frame is
+        // EAGAIN at once, as a recv() on it would be.
+        let patience = self.patience(name, timeout, false)?;
+        let timeout = patience.unwrap_or_default();
+        let deadline = Instant::now() + timeout;
+        let call = format!("recv(--frame {})", framing.name());
+        let mut announced = false;
+        loop {
+            let s = self.open(name)?;
+            let queued = queues::bytes_readable(s.sock.as_fd()).map_err(|e| e.to_string())?;
+            let mut peeked = vec![0u8; queued];
+            let n = match nixsock::recv(s.sock.as_raw_fd(), &mut peeked, MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => n,
+                Err(Errno::EAGAIN) => 0,
+                Err(e) => return Ok(self.failed(name, call, &e.into())),
+            };
+            peeked.truncate(n);
+            match framing.first_frame(&peeked) {
+                Ok(Some(found)) => return self.take_frame(name, &call, found, n),
+                Ok(None) => {}
+                Err(e) => {
+                    let why =
+                        format!("{e} — nothing was consumed; a server would close this connection (and only this one)");
+                    self.call(name, call, CallResult::Failed { why: why.clone() });
+                    return Ok(Outcome::of(name, CallResult::Failed { why }));
+                }
+            }
+            if super::exec_wait::read_side_done(s.sock.as_fd()) {
+                if n == 0 {
+                    let detail = "0 bytes: EOF between frames — the peer closed cleanly, no more messages";
+                    self.call(name, call, CallResult::ok(detail));
+                    let outcome = Outcome { bytes: Some(Vec::new()), ..Outcome::of(name, CallResult::ok("")) };
+                    return Ok(outcome);
+                }
+                let why = format!("EOF: {}", FrameError::ClosedMidFrame { buffered: n });
+                self.call(name, call, CallResult::Failed { why: why.clone() });
+                return Ok(Outcome::of(name, CallResult::Failed { why }));
+            }
+            if patience.is_none() {
+                let err = std::io::Error::from_raw_os_error(Errno::EAGAIN as i32);
+                let why = format!(
+                    "{name} is non-blocking and only {n} bytes of a {} frame are queued: call again when more arrive",
+                    framing.name()
+                );
+                return Ok(self.would_block(name, &call, &err, why));
+            }
+            if !announced {
+                announced = true;
+                let what = format!("the rest of a {} frame ({n} bytes so far)", framing.name());
+                self.emit(super::waiting_notice(name, &what, timeout));
+            }
+            let fd = self.open(name)?.sock.as_fd();
+            let left = deadline.saturating_duration_since(Instant::now());
+            let more = cancel::wait_until(left, || {
+                let now = queues::bytes_readable(fd).ok()?;
+                (now > n || super::exec_wait::read_side_done(fd)).then_some(())
+            });
+            if let Err(waited) = more {
+                let missing = format!("no complete {} frame arrived ({n} bytes queued)", framing.name());
+                return Ok(self.gave_up(name, &call, waited, timeout, &missing, true));
+            }
+        }
+    }
+
+    /// Consume exactly the frame's bytes; the rest stay queued.
+    fn take_frame(&mut self, name: &str, call: &str, found: Found, queued: usize) -> Result<Outcome, String> {
+        let s = self.open(name)?;
+        let mut buf = vec![0u8; found.used];
+        let mut got = 0;
+        while got < found.used {
+            // The bytes are already queued (we just peeked them), so this
+            // never waits; a loop anyway, as recv may return less.
+            match nixsock::recv(s.sock.as_raw_fd(), &mut buf[got..], MsgFlags::MSG_DONTWAIT) {
+                Ok(0) | Err(Errno::EAGAIN) => return Err("the peeked bytes vanished from the queue".into()),
+                Ok(k) => got += k,
+                Err(e) => return Ok(self.failed(name, call, &e.into())),
+            }
+        }
+        let len = found.message.len();
+        let left = queued - found.used;
+        let framing = match found.used - len {
+            1 => "1 byte".to_string(),
+            n => format!("{n} bytes"),
+        };
+        let detail =
+            format!("one frame: a {len}-byte message + {framing} of framing consumed; {left} bytes stay queued");
+        self.call(name, call, CallResult::ok(detail));
+        if !found.message.is_empty() {
+            self.emit(Event::bytes(name, Direction::Received, &found.message));
+        }
+        if let Some(header) = &found.header {
+            self.emit(Event::notice(format!("{name}: header {header}")));
+        }
+        Ok(Outcome {
+            sock: Some(name.into()),
+            result: Some(CallResult::ok("")),
+            bytes: Some(found.message),
+            value: found.header,
+            ..Outcome::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_names_parse_and_round_trip() {
+        for word in ["line", "u32", "json", "json-le", "fixed:16"] {
+            assert_eq!(Framing::parse(word).map(Framing::name).as_deref(), Ok(word));
+        }
+        for bad in ["fixed:0", "fixed:", "fixed:x", "lines", ""] {
+            assert!(Framing::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_frame_reports_how_many_bytes_it_used() {
+        let found = Framing::Line.first_frame(b"hello\r\nworld\n").unwrap().unwrap();
+        assert_eq!((found.message.as_slice(), found.used), (&b"hello"[..], 7));
+        let json = json_header::encode_body(b"hi", json_header::LengthOrder::BigEndian).unwrap();
+        let found = Framing::Json(json_header::LengthOrder::BigEndian).first_frame(&json).unwrap().unwrap();
+        assert_eq!(found.used, json.len());
+        assert_eq!(found.header.as_deref(), Some("{\"data_size\":2}"));
+        assert!(Framing::U32.first_frame(&[0, 0, 0]).unwrap().is_none());
+    }
+}
