@@ -9,7 +9,7 @@ use super::command::SockOpt;
 use super::{Kind, Lab, LabSocket, Outcome, Slot};
 use crate::event::{CallResult, Event, SocketRow};
 use crate::wire::kernel::{self, KernelEntry, Proto};
-use crate::wire::queues;
+use crate::wire::{listen_queue, queues};
 
 impl Lab {
     pub(super) fn opt(&mut self, name: &str, opt: SockOpt, value: Option<&str>) -> Result<Outcome, String> {
@@ -85,7 +85,14 @@ impl Lab {
             })
             .collect();
         let udp_rows = rows.iter().any(|r| r.kind == Kind::Udp.label());
+        let listener_rows = rows.iter().any(|r| r.kind == Kind::Listener.label());
         self.emit(Event::Table { rows });
+        if listener_rows {
+            self.emit(Event::notice(
+                "a listener's RECV-Q is its accept queue (connections done with the handshake, waiting for accept()), \
+                 its SEND-Q the backlog from listen(), capped by net.core.somaxconn",
+            ));
+        }
         if udp_rows {
             self.emit(Event::notice(
                 "udp queues are kernel memory in use, as ss shows (a datagram costs more than its bytes)",
@@ -154,11 +161,15 @@ fn open_row(name: &str, s: &LabSocket, tcp: Option<&[KernelEntry]>, udp: Option<
         // Not in /proc/net/tcp: the connection ended (a RST, or never set up).
         (_, _, None) => "CLOSED".to_string(),
     };
-    // A listener's rx_queue is its accept queue. For UDP, FIONREAD would
-    // count only the next datagram, so show the kernel's memory in use, as
-    // `ss` does. For a TCP connection FIONREAD / SIOCOUTQ count bytes.
+    // A listener's queues are its accept queue and backlog, as `ss -lt`
+    // shows them. For UDP, FIONREAD would count only the next datagram, so
+    // show the kernel's memory in use, as `ss` does. For a TCP connection
+    // FIONREAD / SIOCOUTQ count bytes.
     let (recv_q, send_q) = match s.kind {
-        Kind::Listener => (k.map(|k| k.rx_queue.into()), None),
+        Kind::Listener => match listen_queue::accept_queue(s.sock.as_fd()) {
+            Ok(q) => (Some(q.queued.into()), Some(q.backlog.into())),
+            Err(_) => (k.map(|k| k.rx_queue.into()), None),
+        },
         Kind::Udp => (k.map(|k| k.rx_queue.into()), k.map(|k| k.tx_queue.into())),
         Kind::Stream => (
             queues::bytes_readable(s.sock.as_fd()).ok().map(|n| n as u64),
