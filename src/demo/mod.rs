@@ -5,8 +5,11 @@
 //! happened. Timing is controlled by waiting for readiness (FIONREAD,
 //! kernel state), never by sleeping and hoping.
 
+mod backlog;
 mod byteorder;
+mod close;
 mod echo;
+mod handshake;
 mod sticky;
 mod timewait;
 mod udp;
@@ -36,6 +39,18 @@ pub const DEMOS: &[DemoInfo] = &[
         run: byteorder::run,
     },
     DemoInfo {
+        name: "handshake",
+        title: "the three-way handshake as kernel states: LISTEN, SYN_SENT, ESTABLISHED, before accept()",
+        lesson: "tcp-lifecycle",
+        run: handshake::run,
+    },
+    DemoInfo {
+        name: "close",
+        title: "the four-way close: FIN_WAIT_1/2, CLOSE_WAIT, LAST_ACK, and TIME_WAIT on the side that closes first",
+        lesson: "tcp-lifecycle",
+        run: close::run,
+    },
+    DemoInfo {
         name: "timewait",
         title: "TIME_WAIT on the side that closes first, EADDRINUSE, and SO_REUSEADDR",
         lesson: "timewait-reuseaddr",
@@ -52,6 +67,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
         lesson: "udp-boundaries",
         run: udp::run,
+    },
+    DemoInfo {
+        name: "backlog",
+        title: "the listen backlog: handshakes done before accept(), a full queue stalls (not refuses), somaxconn",
+        lesson: "backlog",
+        run: backlog::run,
     },
 ];
 

@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::command::SockOpt;
-use super::{Kind, Lab, LabSocket, Outcome, Slot};
+use super::{Kind, Lab, LabSocket, Outcome, Slot, find_open};
 use crate::event::{CallResult, Event, SocketRow};
 use crate::wire::kernel::{self, KernelEntry, Proto};
 use crate::wire::{listen_queue, queues};
@@ -107,13 +107,16 @@ impl Lab {
         let entry = self.entries.iter().find(|e| e.name == name)?;
         let table = kernel::read_table(Proto::Tcp).ok()?;
         match &entry.slot {
-            Slot::Open(s) => {
-                let inode = kernel::socket_inode(s.sock.as_fd()).ok()?;
-                kernel::find_by_inode(&table, inode).cloned()
-            }
+            Slot::Open(s) => kernel_row(&table, s).cloned(),
             Slot::Closed { local, peer: Some(peer), .. } => kernel::find_by_addrs(&table, *local, *peer).cloned(),
             Slot::Closed { .. } => None,
         }
+    }
+
+    /// A listener's accept queue and backlog; `None` for any other socket.
+    pub fn accept_queue(&self, name: &str) -> Option<listen_queue::AcceptQueue> {
+        let s = find_open(&self.entries, name).filter(|s| s.kind == Kind::Listener)?;
+        listen_queue::accept_queue(s.sock.as_fd()).ok()
     }
 
     /// Whether `name` is (or was) a TCP socket netlab knows.
@@ -149,11 +152,21 @@ fn state_name(k: &KernelEntry) -> String {
     k.tcp_state().map_or_else(|| k.state_code.to_string(), |s| s.name().to_string())
 }
 
+/// The kernel's row for a socket the program still holds. Usually found by
+/// inode; but after shutdown(SHUT_WR) and the peer's FIN, the connection
+/// moves to TIME_WAIT as an ownerless row (inode 0) while the fd stays open.
+fn kernel_row<'t>(table: &'t [KernelEntry], s: &LabSocket) -> Option<&'t KernelEntry> {
+    let inode = kernel::socket_inode(s.sock.as_fd()).ok()?;
+    kernel::find_by_inode(table, inode).or_else(|| match (s.kind, s.peer) {
+        (Kind::Stream, Some(peer)) => kernel::find_by_addrs(table, s.local, peer).filter(|k| k.inode == 0),
+        _ => None,
+    })
+}
+
 /// One row; a table that could not be read (`None`) gives state "?".
 fn open_row(name: &str, s: &LabSocket, tcp: Option<&[KernelEntry]>, udp: Option<&[KernelEntry]>) -> SocketRow {
     let table = if s.kind == Kind::Udp { udp } else { tcp };
-    let inode = kernel::socket_inode(s.sock.as_fd()).ok();
-    let k = table.zip(inode).and_then(|(t, inode)| kernel::find_by_inode(t, inode));
+    let k = table.and_then(|t| kernel_row(t, s));
     let state = match (s.kind, table, k) {
         (_, None, _) => "?".to_string(),
         (Kind::Udp, _, _) => "UNCONN".to_string(),

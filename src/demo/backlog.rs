@@ -1,0 +1,3 @@
+pub fn run(_lab: &mut crate::lab::Lab) -> Result<(), String> {
+    Err("todo".into())
+}
