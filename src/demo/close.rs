@@ -68,10 +68,10 @@ fn small_buffers(lab: &mut Lab, srv: &str, cli: &str, conn: &str) -> Result<(), 
     Ok(())
 }
 
-/// Send more than `conn` has room for: `send` gives up after 50 ms with a
+/// Send more than `conn` has room for: `send` gives up after 10 ms with a
 /// partial count, the rest of the kernel's queue stuck behind a zero window.
 fn fill(lab: &mut Lab, from: &str) -> Result<usize, String> {
-    let sent = must(lab, &format!("send {from} repeat:65536:\"x\" --timeout 50"))?;
+    let sent = must(lab, &format!("send {from} repeat:65536:\"x\" --timeout 10"))?;
     Ok(sent.bytes.map_or(0, |b| b.len()))
 }
 

@@ -44,8 +44,8 @@ impl Lab {
         self.emit(Event::Table { rows });
         if listener_rows {
             self.emit(Event::notice(
-                "a listener's RECV-Q is its accept queue (connections done with the handshake, waiting for accept()), \
-                 its SEND-Q the backlog from listen(), capped by net.core.somaxconn",
+                "listener: RECV-Q = accept queue (handshakes done, waiting for accept()), \
+                 SEND-Q = backlog (from listen(), capped by net.core.somaxconn)",
             ));
         }
         if udp_rows {
