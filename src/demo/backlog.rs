@@ -44,9 +44,9 @@ fn queue_fills(lab: &mut Lab) -> Result<(), String> {
     let syn_sent = lab.run_shown("wait late state SYN_SENT");
     lab.verdict(syn_sent.is_ok(), "late is stuck in SYN_SENT: its SYN was dropped, no SYN-ACK came");
     lab.say(
-        "Its kernel resends the SYN 1 s after the first, then at 3 s, 7 s, 15 s… (the wait doubles;\n\
-         net.ipv4.tcp_syn_retries tries, about 2 minutes in all). One accept() makes room, and the\n\
-         next retry gets in. The demo won't wait a second for that; the backlog lesson does.",
+        "Its kernel resends the SYN 1 s after the first, and keeps trying for about 2 minutes\n\
+         (net.ipv4.tcp_syn_retries). One accept() makes room, and the next retry gets in. The demo\n\
+         won't wait a second for that; the backlog lesson does.",
     );
     must(lab, "accept srv as conn1")?;
     let after = lab.accept_queue("srv").map_or(u32::MAX, |q| q.queued);

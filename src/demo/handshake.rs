@@ -59,8 +59,8 @@ fn frozen_mid_handshake(lab: &mut Lab) -> Result<(), String> {
     let syn_sent = lab.run_shown("wait second state SYN_SENT");
     lab.verdict(syn_sent.is_ok(), "the kernel shows second in SYN_SENT: SYN sent, no SYN-ACK yet");
     lab.say(
-        "Left alone, its kernel would resend the SYN after 1 s, then 3 s, 7 s… (the backlog lesson\n\
-         waits for that). The demo gives up instead. These segments (SYN, SYN-ACK, ACK) are inferred\n\
+        "Left alone, its kernel would resend the SYN 1 s later, and again, for about 2 minutes (the\n\
+         backlog lesson waits for a retry). The demo gives up instead. These segments (SYN, SYN-ACK, ACK) are inferred\n\
          from the states; netlab does not capture packets yet.",
     );
     must(lab, "close second")?;
