@@ -12,8 +12,8 @@ use std::time::Duration;
 use super::must;
 use crate::lab::{Lab, Outcome, cancel};
 
-/// Small enough that a little data fills the window (Linux doubles it and
-/// rounds up to its minimum).
+/// Small enough that a few KiB fill the receiver's window and the sender's
+/// queue (Linux doubles both values).
 const RCVBUF: usize = 2048;
 const SNDBUF: usize = 4096;
 
