@@ -276,6 +276,60 @@ fn detail_why(result: &CallResult) -> &str {
     }
 }
 
+/// The kernel states a demo observed for `sock` (`wait SOCK state …`).
+fn states<'a>(events: &'a [Event], sock: &str) -> Vec<&'a str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Kernel { sock: s, state, .. } if s == sock => Some(state.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The RECV-Q and SEND-Q of `sock` in every `sockets` table shown.
+fn queues(events: &[Event], sock: &str) -> Vec<(Option<u64>, Option<u64>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Table { rows } => rows.iter().find(|r| r.name == sock).map(|r| (r.recv_q, r.send_q)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn handshake_shows_listen_established_before_accept_and_syn_sent_every_run() {
+    for events in run_many("handshake") {
+        assert_eq!(states(&events, "srv"), ["LISTEN"]);
+        assert_eq!(states(&events, "cli"), ["ESTABLISHED"]);
+        assert_eq!(queues(&events, "srv"), [(Some(1), Some(128))], "one connection queued before accept");
+        let accepted = events.iter().position(|e| matches!(e, Event::Call { call, .. } if call == "accept()"));
+        let cli_up = events.iter().position(|e| matches!(e, Event::Kernel { sock, .. } if sock == "cli"));
+        assert!(cli_up < accepted, "the client is ESTABLISHED before accept()");
+        assert_eq!(states(&events, "second"), ["SYN_SENT"]);
+        assert!(matches!(calls(&events, "second", "connect(")[..], [CallResult::TimedOut { .. }]), "not refused");
+    }
+}
+
+#[test]
+fn close_shows_every_closing_state_and_time_wait_on_the_first_closer_every_run() {
+    for events in run_many("close") {
+        assert_eq!(states(&events, "cli"), ["FIN_WAIT_2", "TIME_WAIT"], "client closed first");
+        assert_eq!(states(&events, "conn"), ["CLOSE_WAIT"]);
+        assert_eq!(states(&events, "cli2"), ["FIN_WAIT_1", "FIN_WAIT_2"]);
+        assert_eq!(states(&events, "conn2"), ["CLOSE_WAIT"]);
+        assert_eq!(states(&events, "conn3"), ["FIN_WAIT_2", "TIME_WAIT"], "server closed first");
+        assert_eq!(states(&events, "cli3"), ["CLOSE_WAIT", "LAST_ACK"]);
+        let queued = queues(&events, "cli2");
+        assert!(queued.iter().any(|(_, sendq)| sendq.is_some_and(|n| n > 1)), "data queued before the FIN: {queued:?}");
+        for sock in ["conn", "conn2", "conn3"] {
+            let eof = calls(&events, sock, "recv(");
+            assert!(eof.last().is_some_and(|r| detail(r).starts_with("0 bytes: EOF")), "{sock} reads to EOF");
+        }
+    }
+}
+
 /// The address a call's detail starts with (getsockname, getpeername).
 fn addr_detail(events: &[Event], sock: &str, call: &str) -> std::net::SocketAddr {
     let results = calls(events, sock, call);
@@ -333,8 +387,36 @@ fn unix_shows_boundaries_socket_files_abstract_names_and_permissions_every_run()
 }
 
 #[test]
+fn backlog_queues_before_accept_stalls_when_full_and_is_capped_every_run() {
+    for events in run_many("backlog") {
+        let srv = queues(&events, "srv");
+        assert_eq!(srv[0], (Some(3), Some(2)), "backlog 2 holds 3 finished connections");
+        assert_eq!(srv[1], (Some(2), Some(2)), "one accept() frees one slot");
+        assert!(matches!(calls(&events, "late", "connect(")[..], [CallResult::TimedOut { .. }]), "not refused");
+        assert_eq!(states(&events, "late"), ["SYN_SENT"]);
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").expect("somaxconn");
+        let cap: u64 = somaxconn.trim().parse().expect("a number");
+        assert_eq!(queues(&events, "big"), [(Some(0), Some(cap.min(65535)))]);
+    }
+}
+
+#[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = ["echo", "ports", "sticky", "timewait", "udp", "byteorder", "eof", "nonblocking", "unix", "framing"];
+    let tested = [
+        "echo",
+        "ports",
+        "byteorder",
+        "handshake",
+        "close",
+        "eof",
+        "timewait",
+        "sticky",
+        "framing",
+        "udp",
+        "nonblocking",
+        "backlog",
+        "unix",
+    ];
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }

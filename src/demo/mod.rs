@@ -5,10 +5,13 @@
 //! happened. Timing is controlled by waiting for readiness (FIONREAD,
 //! kernel state), never by sleeping and hoping.
 
+mod backlog;
 mod byteorder;
+mod close;
 mod echo;
 mod eof;
 mod framing;
+mod handshake;
 mod nonblocking;
 mod ports;
 mod sticky;
@@ -47,6 +50,18 @@ pub const DEMOS: &[DemoInfo] = &[
         run: byteorder::run,
     },
     DemoInfo {
+        name: "handshake",
+        title: "the three-way handshake as kernel states: LISTEN, SYN_SENT, ESTABLISHED, before accept()",
+        lesson: "tcp-lifecycle",
+        run: handshake::run,
+    },
+    DemoInfo {
+        name: "close",
+        title: "the four-way close: FIN_WAIT_1/2, CLOSE_WAIT, LAST_ACK, and TIME_WAIT on the side that closes first",
+        lesson: "tcp-lifecycle",
+        run: close::run,
+    },
+    DemoInfo {
         name: "eof",
         title: "loops and EOF: recv() == 0 ends a loop, the spin when it is ignored, half-close",
         lesson: "loops-and-eof",
@@ -81,6 +96,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "one recv blocking, with SO_RCVTIMEO, non-blocking; a spin loop versus one poll()",
         lesson: "blocking-nonblocking",
         run: nonblocking::run,
+    },
+    DemoInfo {
+        name: "backlog",
+        title: "the listen backlog: handshakes done before accept(), a full queue stalls (not refuses), somaxconn",
+        lesson: "backlog",
+        run: backlog::run,
     },
     DemoInfo {
         name: "unix",

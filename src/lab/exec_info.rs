@@ -5,10 +5,10 @@
 use std::os::fd::AsFd;
 
 use super::endpoint::Endpoint;
-use super::{Kind, Lab, LabSocket, Outcome, Slot};
+use super::{Kind, Lab, LabSocket, Outcome, Slot, find_open};
 use crate::event::{Event, SocketRow};
 use crate::wire::kernel::{self, KernelEntry, Proto};
-use crate::wire::queues;
+use crate::wire::{listen_queue, queues};
 
 impl Lab {
     pub(super) fn sockets(&mut self) -> Result<Outcome, String> {
@@ -44,7 +44,14 @@ impl Lab {
             })
             .collect();
         let udp_rows = rows.iter().any(|r| r.kind == Kind::Udp.label());
+        let listener_rows = rows.iter().any(|r| r.kind == Kind::Listener.label());
         self.emit(Event::Table { rows });
+        if listener_rows {
+            self.emit(Event::notice(
+                "listener: RECV-Q = accept queue (handshakes done, waiting for accept()), \
+                 SEND-Q = backlog (from listen(), capped by net.core.somaxconn)",
+            ));
+        }
         if udp_rows {
             self.emit(Event::notice(
                 "udp queues are kernel memory in use, as ss shows (a datagram costs more than its bytes)",
@@ -59,15 +66,18 @@ impl Lab {
         let entry = self.entries.iter().find(|e| e.name == name)?;
         let table = kernel::read_table(Proto::Tcp).ok()?;
         match &entry.slot {
-            Slot::Open(s) => {
-                let inode = kernel::socket_inode(s.sock.as_fd()).ok()?;
-                kernel::find_by_inode(&table, inode).cloned()
-            }
+            Slot::Open(s) => kernel_row(&table, s).cloned(),
             Slot::Closed { local: Endpoint::Inet(local), peer: Some(Endpoint::Inet(peer)), .. } => {
                 kernel::find_by_addrs(&table, *local, *peer).cloned()
             }
             Slot::Closed { .. } => None,
         }
+    }
+
+    /// A listener's accept queue and backlog; `None` for any other socket.
+    pub fn accept_queue(&self, name: &str) -> Option<listen_queue::AcceptQueue> {
+        let s = find_open(&self.entries, name).filter(|s| s.kind == Kind::Listener)?;
+        listen_queue::accept_queue(s.sock.as_fd()).ok()
     }
 
     /// Whether `name` is (or was) a TCP socket netlab knows.
@@ -91,11 +101,25 @@ fn state_name(k: &KernelEntry) -> String {
     k.tcp_state().map_or_else(|| k.state_code.to_string(), |s| s.name().to_string())
 }
 
+/// The kernel's row for a socket the program still holds. Usually found by
+/// inode; but after shutdown(SHUT_WR) and the peer's FIN, the connection
+/// moves to TIME_WAIT as an ownerless row (inode 0) while the fd stays open.
+fn kernel_row<'t>(table: &'t [KernelEntry], s: &LabSocket) -> Option<&'t KernelEntry> {
+    let inode = kernel::socket_inode(s.sock.as_fd()).ok()?;
+    // After shutdown(SHUT_WR) and the peer's FIN, Linux hands the
+    // connection to an ownerless TIME_WAIT row while our fd stays open.
+    kernel::find_by_inode(table, inode).or_else(|| match (s.kind, &s.local, &s.peer) {
+        (Kind::Stream, Endpoint::Inet(local), Some(Endpoint::Inet(peer))) => {
+            kernel::find_by_addrs(table, *local, *peer).filter(|k| k.inode == 0)
+        }
+        _ => None,
+    })
+}
+
 /// One row; a table that could not be read (`None`) gives state "?".
 fn open_row(name: &str, s: &LabSocket, tcp: Option<&[KernelEntry]>, udp: Option<&[KernelEntry]>) -> SocketRow {
     let table = if s.kind == Kind::Udp { udp } else { tcp };
-    let inode = kernel::socket_inode(s.sock.as_fd()).ok();
-    let k = table.zip(inode).and_then(|(t, inode)| kernel::find_by_inode(t, inode));
+    let k = table.and_then(|t| kernel_row(t, s));
     let state = match (s.kind, table, k) {
         (_, None, _) => "?".to_string(),
         (Kind::Udp, _, _) => "UNCONN".to_string(),
@@ -103,11 +127,15 @@ fn open_row(name: &str, s: &LabSocket, tcp: Option<&[KernelEntry]>, udp: Option<
         // Not in /proc/net/tcp: the connection ended (a RST, or never set up).
         (_, _, None) => "CLOSED".to_string(),
     };
-    // A listener's rx_queue is its accept queue. For UDP, FIONREAD would
-    // count only the next datagram, so show the kernel's memory in use, as
-    // `ss` does. For a TCP connection FIONREAD / SIOCOUTQ count bytes.
+    // A listener's queues are its accept queue and backlog, as `ss -lt`
+    // shows them. For UDP, FIONREAD would count only the next datagram, so
+    // show the kernel's memory in use, as `ss` does. For a TCP connection
+    // FIONREAD / SIOCOUTQ count bytes.
     let (recv_q, send_q) = match s.kind {
-        Kind::Listener => (k.map(|k| k.rx_queue.into()), None),
+        Kind::Listener => match listen_queue::accept_queue(s.sock.as_fd()) {
+            Ok(q) => (Some(q.queued.into()), Some(q.backlog.into())),
+            Err(_) => (k.map(|k| k.rx_queue.into()), None),
+        },
         Kind::Udp => (k.map(|k| k.rx_queue.into()), k.map(|k| k.tx_queue.into())),
         Kind::Stream | Kind::Unix(_) => (
             queues::bytes_readable(s.sock.as_fd()).ok().map(|n| n as u64),

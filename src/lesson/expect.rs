@@ -1,6 +1,7 @@
 //! Checking a step's `expect` against what the command actually did.
 
 use super::model::Expect;
+use crate::event::CallResult;
 use crate::lab::{Lab, Outcome};
 use crate::render::hexdump::quote_text;
 use crate::wire::kernel::TcpState;
@@ -22,13 +23,12 @@ pub fn check(expect: &Expect, outcome: &Outcome, lab: &Lab) -> Vec<(bool, String
         |b: Option<&[u8]>| b.map_or("nothing".to_string(), |b| format!("{} ({})", quote_text(b), plural(b.len())));
     if let Some(ok) = expect.ok {
         let held = outcome.is_ok() == ok;
-        let got = match outcome.errno() {
-            Some(e) => format!("failed with {e}"),
-            None if outcome.usage_error.is_some() => "was not a valid command".to_string(),
-            // Failed or timed out without an errno (a refused frame, a wait
-            // that gave up): still a failure.
-            None if !outcome.is_ok() => "failed".to_string(),
-            None => "succeeded".to_string(),
+        let got = match (outcome.errno(), &outcome.result) {
+            (Some(e), _) => format!("failed with {e}"),
+            _ if outcome.usage_error.is_some() => "was not a valid command".to_string(),
+            (None, Some(CallResult::TimedOut { .. })) => "timed out".to_string(),
+            _ if !outcome.is_ok() => "failed".to_string(),
+            _ => "succeeded".to_string(),
         };
         out.push((
             held,

@@ -10,8 +10,10 @@
 //!   descriptors by inode or by address pair.
 //! * [`queues`] asks the kernel about one socket you hold, via `ioctl`s:
 //!   how many bytes are waiting to be read, and how many are still in flight.
+//! * [`listen_queue`] asks a listener for its accept queue and its backlog.
 
 pub mod kernel;
+pub mod listen_queue;
 pub mod queues;
 pub mod unix;
 
