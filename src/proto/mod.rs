@@ -18,6 +18,7 @@
 //!   server keeps serving its other clients.
 
 pub mod length_prefix;
+pub mod time;
 
 /// Why a byte stream could not be turned into frames.
 ///
