@@ -83,8 +83,9 @@ impl Lab {
                 }
                 Slot::Closed { .. } => None,
             })
+            .chain(self.service_rows(udp.as_deref()))
             .collect();
-        let udp_rows = rows.iter().any(|r| r.kind == Kind::Udp.label());
+        let udp_rows = rows.iter().any(|r| r.kind.starts_with(Kind::Udp.label()));
         self.emit(Event::Table { rows });
         if udp_rows {
             self.emit(Event::notice(

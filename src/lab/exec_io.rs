@@ -82,6 +82,7 @@ impl Lab {
         }
         let call = format!("sendto({target}, {})", data.len());
         let receiver = self.udp_receiver(target);
+        let service_seen = self.service_seen(target);
         if let Err(e) = s.sock.send_to_with_flags(&data, &SockAddr::from(target), SEND_FLAGS) {
             return Ok(self.failed(name, call, &e));
         }
@@ -103,6 +104,7 @@ impl Lab {
         }
         self.call(name, call, CallResult::ok(detail));
         self.emit(Event::bytes(name, Direction::Sent, &data));
+        self.await_service(target, service_seen);
         Ok(Outcome {
             sock: Some(name.into()),
             result: Some(CallResult::ok("")),
@@ -310,7 +312,11 @@ impl Lab {
                 return Ok(Ready::Stopped(gave_up));
             }
             match read(self.open(name)?.sock.as_raw_fd(), MsgFlags::MSG_DONTWAIT) {
-                Ok(value) => return Ok(Ready::Read(value)),
+                Ok(value) => {
+                    // What a service did to deliver this happened before it.
+                    self.drain_reports();
+                    return Ok(Ready::Read(value));
+                }
                 Err(Errno::EAGAIN) => continue,
                 Err(e) => return Ok(Ready::Stopped(self.failed(name, call, &e.into()))),
             }
@@ -331,13 +337,14 @@ impl Lab {
     }
 
     /// `a (127.0.0.1:5000)` when the address is one of our sockets.
-    fn describe(&self, addr: SocketAddr) -> String {
-        let owner = self.entries.iter().find(|e| match &e.slot {
-            super::Slot::Open(s) => s.local == addr,
-            super::Slot::Closed { .. } => false,
+    pub(super) fn describe(&self, addr: SocketAddr) -> String {
+        let owner = self.entries.iter().find_map(|e| match &e.slot {
+            super::Slot::Open(s) if s.local == addr => Some(&e.name),
+            _ => None,
         });
-        match owner {
-            Some(e) => format!("{} ({addr})", e.name),
+        let service = || self.services.iter().find(|s| s.service.local == addr).map(|s| &s.name);
+        match owner.or_else(service) {
+            Some(name) => format!("{name} ({addr})"),
             None => addr.to_string(),
         }
     }
