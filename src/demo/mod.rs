@@ -10,6 +10,7 @@ mod echo;
 mod sticky;
 mod timewait;
 mod udp;
+mod udp_loss;
 
 use crate::event::Event;
 use crate::lab::{Lab, Outcome};
@@ -52,6 +53,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
         lesson: "udp-boundaries",
         run: udp::run,
+    },
+    DemoInfo {
+        name: "udp-loss",
+        title: "a lossy relay drops, duplicates and reorders; ids, timeouts and retries cope",
+        lesson: "udp-loss-order",
+        run: udp_loss::run,
     },
 ];
 

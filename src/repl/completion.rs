@@ -18,6 +18,8 @@ pub struct NetlabHelper {
     pub demos: Vec<String>,
 }
 
+const RELAY_FLAGS: [&str; 5] = ["--loss", "--dup", "--reorder", "--seed", "as"];
+
 const STATES: [&str; 9] =
     ["ESTABLISHED", "SYN_SENT", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"];
 
@@ -35,8 +37,16 @@ impl NetlabHelper {
                 all
             }
             ["tcp"] => words(&["listen", "connect"]),
-            ["udp"] => words(&["bind"]),
-            ["tcp", "connect"] | ["tcp", "listen"] | ["udp", "bind"] => socks(),
+            ["udp"] => words(&["bind", "serve"]),
+            ["udp", "serve"] => words(&["time"]),
+            ["relay"] => words(&["udp"]),
+            ["tcp", "connect"] | ["tcp", "listen"] | ["udp", "bind"] | ["relay", "udp"] => socks(),
+            ["relay", "udp", .., "--loss" | "--dup" | "--reorder" | "--seed" | "as"] => Vec::new(),
+            ["relay", "udp", _, ..] => {
+                let mut all = socks();
+                all.extend(words(&RELAY_FLAGS));
+                all
+            }
             ["lesson"] => self.lessons.clone(),
             ["demo"] => self.demos.clone(),
             ["help"] => {
@@ -115,5 +125,10 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
+        assert_eq!(h.candidates(&["udp", "serve"]), vec!["time"]);
+        assert_eq!(h.candidates(&["relay"]), vec!["udp"]);
+        assert_eq!(h.candidates(&["relay", "udp"]), vec!["srv", "cli"]);
+        assert!(h.candidates(&["relay", "udp", "srv"]).contains(&"--reorder".to_string()));
+        assert!(h.candidates(&["relay", "udp", "srv", "--seed"]).is_empty());
     }
 }
