@@ -18,7 +18,7 @@ const LOSS: &str = "25";
 const DUP: &str = "15";
 const REORDER: &str = "15";
 /// The retrying client's wait for an answer before it sends again.
-const RETRY_MS: u64 = 100;
+const RETRY_MS: u64 = 50;
 const MAX_TRIES: u32 = 6;
 
 pub fn run(lab: &mut Lab) -> Result<(), String> {
@@ -70,7 +70,7 @@ fn naive(lab: &mut Lab, seed: u64) -> Result<(), String> {
         let got = must(lab, "recvfrom cli")?;
         ids.push(reply_id(got.bytes.as_deref().unwrap_or_default()).ok_or("a reply without an id")?);
     }
-    let more = lab.run_shown("recvfrom cli --timeout 100");
+    let more = lab.run_shown("recvfrom cli --timeout 50");
     lab.verdict(more.errno() == Some("EAGAIN"), "then nothing more comes: no error, no EOF — just silence");
     let shown: Vec<String> = ids.iter().map(|id| format!("#{id}")).collect();
     lab.say(format!("The naive client got: {}", shown.join(" ")));

@@ -178,6 +178,9 @@ impl Lab {
 
     /// Stop every service (a demo's, when it ends), reporting what is left.
     pub(super) fn stop_services(&mut self) {
+        for s in &self.services {
+            s.service.signal_stop();
+        }
         for s in &mut self.services {
             s.service.stop();
         }
