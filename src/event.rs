@@ -64,12 +64,13 @@ pub enum RelayAction {
     Dropped,
     /// Sent on twice.
     Duplicated,
-    /// Kept back, to go out after the next datagram.
+    /// Kept back, to go out right after the next datagram (however long
+    /// that takes).
     HeldBack,
     /// A held datagram, sent after the one that followed it.
     Released,
-    /// A held datagram sent when no other came within the hold limit.
-    ReleasedLate,
+    /// A datagram still held when the relay was closed, sent then.
+    ReleasedOnClose,
     /// A reply from the server, sent back to the client untouched.
     PassedBack,
 }
@@ -82,7 +83,7 @@ impl RelayAction {
             RelayAction::Duplicated => "DUPLICATED: forwarded twice",
             RelayAction::HeldBack => "HELD BACK: goes out after the next one",
             RelayAction::Released => "released, after the datagram that followed it",
-            RelayAction::ReleasedLate => "released: nothing followed it in time",
+            RelayAction::ReleasedOnClose => "released: the relay is closing",
             RelayAction::PassedBack => "reply passed back",
         }
     }

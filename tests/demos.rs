@@ -130,7 +130,7 @@ fn relay_decisions(events: &[Event]) -> Vec<(u64, RelayAction)> {
         .iter()
         .filter_map(|e| match e {
             Event::Relay { n: Some(n), action, .. }
-                if !matches!(action, RelayAction::Released | RelayAction::ReleasedLate) =>
+                if !matches!(action, RelayAction::Released | RelayAction::ReleasedOnClose) =>
             {
                 Some((*n, *action))
             }

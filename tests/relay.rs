@@ -136,14 +136,19 @@ fn the_time_server_answers_formats_defaults_and_errors_through_a_clean_relay() {
 }
 
 #[test]
-fn a_held_last_datagram_goes_out_after_the_bounded_hold() {
+fn a_held_datagram_waits_for_the_next_one_however_long_and_goes_out_on_close() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (mut lab, rec) = relayed("--reorder 100");
-    must(&mut lab, "sendto cli net \"#1 %T\"");
-    let got = must(&mut lab, "recvfrom cli").bytes.expect("a reply, late");
-    assert!(got.starts_with(b"#1 "));
-    let late = rec.events().into_iter().any(|e| matches!(e, Event::Relay { action: RelayAction::ReleasedLate, .. }));
-    assert!(late, "released when nothing followed it");
+    must(&mut lab, "sendto cli net \"#1\"");
+    assert_eq!(lab.run_line("recvfrom cli --timeout 300").errno(), Some("EAGAIN"), "#1 is held: no time limit");
+    must(&mut lab, "sendto cli net \"#2\"");
+    assert_eq!(must(&mut lab, "recvfrom cli").bytes.as_deref(), Some(&b"#1"[..]), "#2 let #1 go");
+    must(&mut lab, "close net");
+    let on_close = rec
+        .events()
+        .into_iter()
+        .any(|e| matches!(e, Event::Relay { n: Some(2), action: RelayAction::ReleasedOnClose, .. }));
+    assert!(on_close, "the last held datagram goes out when the relay closes");
 }
 
 #[test]

@@ -39,7 +39,7 @@ pub enum TimeError {
     TooLong { len: usize },
     #[error("the format contains a NUL byte")]
     Nul,
-    #[error("unknown conversion '{spec}' at byte {at} (see man 3 strftime; write %% for a literal %)")]
+    #[error("unknown conversion '{spec}' at byte {at} (man 3 strftime)")]
     BadConversion { at: usize, spec: String },
     #[error("the formatted time would be longer than {MAX_REPLY} bytes")]
     ReplyTooLong,

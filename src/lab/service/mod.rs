@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -90,15 +90,14 @@ impl Ctx {
         self.report(Report::Trouble { service: self.name.clone(), text });
     }
 
-    /// The next datagram, or `None` when `until` passed or the lab said stop.
-    fn next(&self, buf: &mut [u8], until: Option<Instant>) -> Option<(usize, SocketAddr)> {
+    /// The next datagram, or `None` when the lab said stop.
+    fn next(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return None;
             }
-            let left = until.map_or(STOP_POLL, |u| u.saturating_duration_since(Instant::now()).min(STOP_POLL));
             let mut fds = [PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
-            let ready = poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::ZERO));
+            let ready = poll(&mut fds, PollTimeout::try_from(STOP_POLL).unwrap_or(PollTimeout::ZERO));
             if matches!(ready, Ok(n) if n > 0) {
                 match self.sock.recv_from(buf) {
                     Ok(got) => return Some(got),
@@ -107,9 +106,6 @@ impl Ctx {
                     // belong to that send, not to this read.
                     Err(e) => self.trouble(format!("recvfrom: {e}")),
                 }
-            }
-            if until.is_some_and(|u| Instant::now() >= u) {
-                return None;
             }
         }
     }

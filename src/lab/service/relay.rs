@@ -4,8 +4,10 @@
 //! Datagrams from anyone but the server are requests: number n (in arrival
 //! order) gets the fate `faults.fate(n)` — forwarded, dropped, duplicated,
 //! or held back. A held datagram goes out right after the next request, so
-//! the two arrive swapped; if no request follows within [`HOLD_LIMIT`] it
-//! goes out anyway, so a held last datagram is late, not lost. Datagrams
+//! the two arrive swapped. The hold is counted in datagrams, not time, so a
+//! learner who takes a minute between two commands sees the same swap as a
+//! test that takes a millisecond; a datagram held last waits for the next
+//! one, or goes out when the relay is closed — late, never lost. Datagrams
 //! from the server are replies and go back, untouched, to the client that
 //! sent the latest request. Damage on the way in is enough to show
 //! everything a client must cope with: to the client a lost request and a
@@ -13,20 +15,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use super::faults::{Fate, Faults};
 use super::{Ctx, Report};
 use crate::event::{BYTES_PREVIEW, RelayAction};
 
-/// The longest a held datagram waits for a next one.
-pub const HOLD_LIMIT: Duration = Duration::from_millis(250);
-
 struct Held {
     n: u64,
     data: Vec<u8>,
     from: SocketAddr,
-    until: Instant,
 }
 
 pub(super) fn run(ctx: &Ctx, to: SocketAddr, faults: Faults, log: &Mutex<Vec<Fate>>) {
@@ -43,12 +40,7 @@ pub(super) fn run(ctx: &Ctx, to: SocketAddr, faults: Faults, log: &Mutex<Vec<Fat
         ctx.send(&h.data, to);
     };
     while !ctx.stopped() {
-        let Some((len, from)) = ctx.next(&mut buf, held.as_ref().map(|h| h.until)) else {
-            if let Some(h) = held.take_if(|h| Instant::now() >= h.until) {
-                release(h, RelayAction::ReleasedLate);
-            }
-            continue;
-        };
+        let Some((len, from)) = ctx.next(&mut buf) else { continue };
         let data = &buf[..len];
         if !crate::lab::addr::is_loopback(from) {
             ctx.trouble(format!("ignored a datagram from {from}: netlab only relays on this machine"));
@@ -91,12 +83,12 @@ pub(super) fn run(ctx: &Ctx, to: SocketAddr, faults: Faults, log: &Mutex<Vec<Fat
             release(h, RelayAction::Released);
         }
         if fate == Fate::Hold {
-            held = Some(Held { n, data: data.to_vec(), from, until: Instant::now() + HOLD_LIMIT });
+            held = Some(Held { n, data: data.to_vec(), from });
         }
         ctx.counted();
     }
     // Stopping is not a network fault: a datagram still held goes out.
     if let Some(h) = held.take() {
-        release(h, RelayAction::ReleasedLate);
+        release(h, RelayAction::ReleasedOnClose);
     }
 }

@@ -7,7 +7,7 @@ use super::{Ctx, Report};
 pub(super) fn run(ctx: &Ctx) {
     let mut buf = vec![0u8; 65536];
     while !ctx.stopped() {
-        let Some((len, from)) = ctx.next(&mut buf, None) else { continue };
+        let Some((len, from)) = ctx.next(&mut buf) else { continue };
         if !crate::lab::addr::is_loopback(from) {
             ctx.trouble(format!("ignored a datagram from {from}: netlab only answers this machine"));
             continue;
