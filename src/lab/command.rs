@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::addr::AddrSpec;
 use super::payload::{IntFormat, Payload};
+pub use super::resolve::IpFamily;
 use super::service::faults::{Faults, Rate};
 use super::tokens::{self, Args};
 use crate::wire::kernel::TcpState;
@@ -25,13 +26,28 @@ pub enum SockOpt {
     Linger,
     RcvBuf,
     SndBuf,
+    /// O_NONBLOCK, a file flag rather than a socket option, but set the
+    /// same way from the learner's point of view.
+    NonBlock,
+    RcvTimeo,
+    SndTimeo,
 }
 
 impl SockOpt {
-    pub const NAMES: [&'static str; 5] = ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf"];
+    pub const NAMES: [&'static str; 8] =
+        ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf", "nonblock", "rcvtimeo", "sndtimeo"];
 
     fn parse(word: &str) -> Result<SockOpt, String> {
-        let all = [SockOpt::ReuseAddr, SockOpt::NoDelay, SockOpt::Linger, SockOpt::RcvBuf, SockOpt::SndBuf];
+        let all = [
+            SockOpt::ReuseAddr,
+            SockOpt::NoDelay,
+            SockOpt::Linger,
+            SockOpt::RcvBuf,
+            SockOpt::SndBuf,
+            SockOpt::NonBlock,
+            SockOpt::RcvTimeo,
+            SockOpt::SndTimeo,
+        ];
         Self::NAMES
             .iter()
             .position(|n| n.eq_ignore_ascii_case(word))
@@ -123,6 +139,20 @@ pub enum Command {
         value: Option<String>,
     },
     Sockets,
+    Sysctl {
+        name: String,
+    },
+    Resolve {
+        host: String,
+        family: Option<IpFamily>,
+    },
+    Addr {
+        sock: String,
+    },
+    BindUnprivileged {
+        addr: AddrSpec,
+        name: Option<String>,
+    },
 }
 
 /// One line of `help`: the command word(s), usage, and what it does.
@@ -135,8 +165,8 @@ pub struct CommandHelp {
 pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         name: "tcp listen",
-        usage: "tcp listen [ADDR] [as NAME] [--no-reuseaddr] [--backlog N]",
-        about: "socket + SO_REUSEADDR + bind + listen (ADDR defaults to 127.0.0.1:0)",
+        usage: "tcp listen [ADDR] [as NAME] [--no-reuseaddr] [--backlog N] [--unprivileged]",
+        about: "socket + SO_REUSEADDR + bind + listen (ADDR defaults to 127.0.0.1:0); --unprivileged tries bind() as an ordinary user",
     },
     CommandHelp {
         name: "tcp connect",
@@ -196,10 +226,25 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "opt",
-        usage: "opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf [VALUE]",
-        about: "read or set a socket option",
+        usage: "opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf|nonblock|rcvtimeo|sndtimeo [VALUE]",
+        about: "read or set a socket option (nonblock: O_NONBLOCK; rcvtimeo/sndtimeo in ms, off = none)",
     },
     CommandHelp { name: "sockets", usage: "sockets", about: "every socket with its kernel TCP state and queued bytes" },
+    CommandHelp {
+        name: "sysctl",
+        usage: "sysctl NAME",
+        about: "read a kernel network setting, e.g. sysctl net.core.somaxconn",
+    },
+    CommandHelp {
+        name: "addr",
+        usage: "addr SOCK",
+        about: "getsockname + getpeername: this end's address and the other end's",
+    },
+    CommandHelp {
+        name: "resolve",
+        usage: "resolve HOST [--family 4|6]",
+        about: "getaddrinfo: every address a numeric or /etc/hosts name gives (never DNS)",
+    },
 ];
 
 /// Payload syntax reminder shown by `help send`.
@@ -273,7 +318,7 @@ impl Command {
                 Ok(Command::Shutdown { sock: sock.clone(), how })
             }
             "opt" => {
-                let usage = "usage: opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf [VALUE]";
+                let usage = "usage: opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf|nonblock|rcvtimeo|sndtimeo [VALUE]";
                 let (sock, opt, value) = match rest {
                     [sock, opt] => (sock, opt, None),
                     [sock, opt, value] => (sock, opt, Some(value.clone())),
@@ -282,8 +327,33 @@ impl Command {
                 tokens::check_name(sock)?;
                 Ok(Command::Opt { sock: sock.clone(), opt: SockOpt::parse(opt)?, value })
             }
+            "addr" => {
+                let a = Args::parse(rest, &[], &[])?;
+                if a.name.is_some() {
+                    return Err("addr makes no socket, so it takes no `as NAME`".into());
+                }
+                Ok(Command::Addr { sock: one_sock(&a.positional, "addr SOCK")? })
+            }
+            "resolve" => {
+                let a = Args::parse(rest, &["family"], &[])?;
+                let [host] = a.positional.as_slice() else {
+                    return Err("usage: resolve HOST [--family 4|6], e.g. resolve localhost".into());
+                };
+                if a.name.is_some() {
+                    return Err("resolve makes no socket, so it takes no `as NAME`".into());
+                }
+                let family = a.value("family").map(IpFamily::parse).transpose()?;
+                Ok(Command::Resolve { host: host.clone(), family })
+            }
             "sockets" | "ss" if rest.is_empty() => Ok(Command::Sockets),
             "sockets" | "ss" => Err("sockets takes no arguments".into()),
+            "sysctl" => match rest {
+                [name] => {
+                    super::sysctl::path_of(name)?;
+                    Ok(Command::Sysctl { name: name.clone() })
+                }
+                _ => Err("usage: sysctl NAME, e.g. sysctl net.core.somaxconn".into()),
+            },
             "" => Err("empty command".into()),
             other => Err(unknown_command(other, &command_words())),
         }
@@ -295,6 +365,10 @@ impl Command {
         !matches!(
             self,
             Command::Sockets
+                | Command::Sysctl { .. }
+                | Command::Resolve { .. }
+                | Command::Addr { .. }
+                | Command::BindUnprivileged { .. }
                 | Command::Wait { .. }
                 | Command::Opt { value: None, .. }
                 | Command::Recv { peek: true, .. }
@@ -308,9 +382,10 @@ impl Command {
             Command::TcpListen { name, .. } | Command::TcpConnect { name, .. } | Command::UdpBind { name, .. } => {
                 name.as_deref()
             }
-            Command::Accept { name, .. } | Command::UdpServeTime { name, .. } | Command::Relay { name, .. } => {
-                name.as_deref()
-            }
+            Command::Accept { name, .. }
+            | Command::BindUnprivileged { name, .. }
+            | Command::UdpServeTime { name, .. }
+            | Command::Relay { name, .. } => name.as_deref(),
             Command::Send { sock, .. }
             | Command::SendTo { sock, .. }
             | Command::Recv { sock, .. }
@@ -318,8 +393,9 @@ impl Command {
             | Command::Wait { sock, .. }
             | Command::Close { sock }
             | Command::Shutdown { sock, .. }
-            | Command::Opt { sock, .. } => Some(sock),
-            Command::Sockets => None,
+            | Command::Opt { sock, .. }
+            | Command::Addr { sock } => Some(sock),
+            Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
         }
     }
 }
@@ -327,8 +403,14 @@ impl Command {
 fn parse_tcp(rest: &[String]) -> Result<Command, String> {
     match rest.first().map(String::as_str) {
         Some("listen") => {
-            let a = Args::parse(&rest[1..], &["backlog"], &["no-reuseaddr"])?;
+            let a = Args::parse(&rest[1..], &["backlog"], &["no-reuseaddr", "unprivileged"])?;
             let addr = optional_addr(&a.positional, "tcp listen [ADDR] [as NAME]")?;
+            if a.has("unprivileged") {
+                // A separate command: it never makes a listener, only tries the bind.
+                let addr =
+                    addr.ok_or("--unprivileged wants a privileged port, e.g. tcp listen 127.0.0.1:80 --unprivileged")?;
+                return Ok(Command::BindUnprivileged { addr, name: a.name.clone() });
+            }
             let backlog = a.number::<i32>("backlog")?.unwrap_or(128);
             if !(0..=65535).contains(&backlog) {
                 return Err("--backlog wants 0..65535".into());

@@ -50,7 +50,9 @@ fn explain(errno: Errno) -> Option<&'static str> {
         Errno::EPIPE => {
             "the connection is closed for writing; netlab sends with MSG_NOSIGNAL (and Rust ignores SIGPIPE), so you get EPIPE instead of a dead process"
         }
-        Errno::EAGAIN => "nothing happened before the timeout: the call would have blocked",
+        Errno::EAGAIN => {
+            "the call would have blocked (EWOULDBLOCK): at once on a non-blocking socket, or when SO_RCVTIMEO / SO_SNDTIMEO ran out"
+        }
         Errno::ENOTCONN => "the socket is not connected: connect (TCP) or use sendto with an address (UDP)",
         Errno::EINVAL => "the kernel refused the arguments for this socket's current state",
         Errno::EINTR => "interrupted (Ctrl-C) before anything happened",

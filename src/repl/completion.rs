@@ -54,10 +54,17 @@ impl NetlabHelper {
                 all.extend(words(&REPL_WORDS));
                 all
             }
-            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt"] => socks(),
+            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt" | "addr"] => {
+                socks()
+            }
+            ["resolve"] => words(&["localhost", "127.0.0.1", "::1"]),
+            ["resolve", _] => words(&["--family"]),
+            ["resolve", _, "--family"] => words(&["4", "6"]),
             ["sendto", _] => socks(),
             ["opt", _] => words(&SockOpt::NAMES),
-            ["opt", _, "reuseaddr" | "nodelay"] => words(&["on", "off"]),
+            ["opt", _, "reuseaddr" | "nodelay" | "nonblock"] => words(&["on", "off"]),
+            ["opt", _, "rcvtimeo" | "sndtimeo" | "linger"] => words(&["off"]),
+            ["sysctl"] => words(&crate::lab::sysctl::names()),
             ["shutdown", _] => words(&["read", "write", "both"]),
             ["wait", _] => words(&["readable", "state"]),
             ["wait", _, "state"] => words(&STATES),
@@ -130,5 +137,7 @@ mod tests {
         assert_eq!(h.candidates(&["relay", "udp"]), vec!["srv", "cli"]);
         assert!(h.candidates(&["relay", "udp", "srv"]).contains(&"--reorder".to_string()));
         assert!(h.candidates(&["relay", "udp", "srv", "--seed"]).is_empty());
+        assert_eq!(h.candidates(&["addr"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["resolve", "localhost", "--family"]), vec!["4", "6"]);
     }
 }
