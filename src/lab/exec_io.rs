@@ -116,9 +116,11 @@ impl Lab {
                 ),
             });
         }
+        if let Some(taken) = self.await_service(target, service_seen) {
+            detail.push_str(&taken);
+        }
         self.call(name, call, CallResult::ok(detail));
         self.emit(Event::bytes(name, Direction::Sent, &data));
-        self.await_service(target, service_seen);
         Ok(Outcome {
             sock: Some(name.into()),
             result: Some(CallResult::ok("")),

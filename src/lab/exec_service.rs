@@ -103,17 +103,15 @@ impl Lab {
     /// After a sendto to one of our services: wait (briefly) until its
     /// thread has taken the datagram and reported it, so its report shows
     /// right after the send — and the next command's datagram arrives after
-    /// this one, by construction.
-    pub(super) fn await_service(&mut self, target: SocketAddr, seen_before: Option<u64>) {
-        let Some(before) = seen_before else { return };
-        let seen = || self.services.iter().find(|s| addr::loopback_for(s.service.local) == target);
-        let took = super::cancel::wait_until(Duration::from_secs(1), || {
-            seen().filter(|s| s.service.seen() > before).map(|_| ())
-        });
-        if took.is_err() {
-            self.emit(Event::notice("the service has not picked the datagram up yet"));
-        }
-        self.drain_reports();
+    /// this one, by construction. Returns what to add to the sendto's detail.
+    pub(super) fn await_service(&self, target: SocketAddr, seen_before: Option<u64>) -> Option<String> {
+        let before = seen_before?;
+        let s = self.services.iter().find(|s| addr::loopback_for(s.service.local) == target)?;
+        let took = super::cancel::wait_until(Duration::from_secs(1), || (s.service.seen() > before).then_some(()));
+        Some(match took {
+            Ok(()) => format!(", taken by {} ({})", s.name, s.service.what.label()),
+            Err(_) => format!(" — {} has not picked it up yet", s.name),
+        })
     }
 
     /// How many datagrams the service bound to `target` has taken so far.
