@@ -15,6 +15,7 @@ Examples:
   netlab demo sticky          watch two sends arrive in one recv, live
   netlab demo --list
   netlab demo udp --format json
+  netlab demo udp-loss --seed 7   replay the lossy relay's choices for seed 7
   netlab lint my-lessons/     check lesson files you wrote
   printf 'tcp listen as srv\\nsockets\\n' | netlab    script the playground
 
@@ -50,6 +51,10 @@ pub enum Cmd {
         /// List the demos.
         #[arg(long)]
         list: bool,
+        /// Seed for demos with a seeded lossy relay (udp-loss): the same
+        /// seed replays the same drops, duplicates and reorders.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -84,7 +89,7 @@ pub fn main() -> ExitCode {
         Some(Cmd::Lessons { format }) => crate::commands::lessons(cli.lessons.as_deref(), format),
         Some(Cmd::Demo { list: true, format, .. }) => crate::commands::demo_list(format),
         Some(Cmd::Demo { name: None, format, .. }) => crate::commands::demo_list(format),
-        Some(Cmd::Demo { name: Some(name), format, .. }) => crate::commands::demo(&name, format),
+        Some(Cmd::Demo { name: Some(name), format, seed, .. }) => crate::commands::demo(&name, format, seed),
         Some(Cmd::Lint { dir }) => crate::commands::lint(dir.as_deref().or(cli.lessons.as_deref())),
         Some(Cmd::Book { out, check }) => crate::commands::book(cli.lessons.as_deref(), &out, check),
         Some(Cmd::Completions { shell }) => {

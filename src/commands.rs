@@ -108,12 +108,15 @@ pub fn demo_list(format: Format) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn demo(name: &str, format: Format) -> Result<(), Failure> {
+pub fn demo(name: &str, format: Format, seed: Option<u64>) -> Result<(), Failure> {
     let Some(info) = crate::demo::find(name) else {
         return Err(Failure::Usage(crate::demo::unknown(name)));
     };
     let renderer = Renderer::stdout(format).with_timestamps(true);
     let mut lab = Lab::new(Box::new(renderer));
+    if let Some(seed) = seed {
+        lab.set_seed(seed);
+    }
     if crate::demo::run(info, &mut lab) {
         Ok(())
     } else {

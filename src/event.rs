@@ -56,6 +56,39 @@ impl CallResult {
     }
 }
 
+/// A relay's decision about one datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayAction {
+    Forwarded,
+    Dropped,
+    /// Sent on twice.
+    Duplicated,
+    /// Kept back, to go out right after the next datagram (however long
+    /// that takes).
+    HeldBack,
+    /// A held datagram, sent after the one that followed it.
+    Released,
+    /// A datagram still held when the relay was closed, sent then.
+    ReleasedOnClose,
+    /// A reply from the server, sent back to the client untouched.
+    PassedBack,
+}
+
+impl RelayAction {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RelayAction::Forwarded => "forwarded",
+            RelayAction::Dropped => "DROPPED",
+            RelayAction::Duplicated => "DUPLICATED: forwarded twice",
+            RelayAction::HeldBack => "HELD BACK: goes out after the next one",
+            RelayAction::Released => "released, after the datagram that followed it",
+            RelayAction::ReleasedOnClose => "released: the relay is closing",
+            RelayAction::PassedBack => "reply passed back",
+        }
+    }
+}
+
 /// One row of the `sockets` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SocketRow {
@@ -106,6 +139,18 @@ pub enum Event {
         peer: SocketAddr,
         state: String,
         meaning: String,
+    },
+    /// What netlab's lossy relay did with one datagram: `n` numbers the
+    /// datagrams on their way to the server (replies have none).
+    Relay {
+        relay: String,
+        n: Option<u64>,
+        from: String,
+        to: String,
+        len: usize,
+        #[serde(serialize_with = "bytes_as_hex")]
+        data: Vec<u8>,
+        action: RelayAction,
     },
     /// A kernel setting read from /proc/sys (`sysctl net.core.somaxconn`).
     Setting {

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use netlab::event::{CallResult, Direction, Event, Recorder};
+use netlab::event::{CallResult, Direction, Event, Recorder, RelayAction};
 use netlab::lab::Lab;
 
 const RUNS: usize = 20;
@@ -330,6 +330,57 @@ fn close_shows_every_closing_state_and_time_wait_on_the_first_closer_every_run()
     }
 }
 
+/// The relay's decision about each datagram on its way to the server.
+fn relay_decisions(events: &[Event]) -> Vec<(u64, RelayAction)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Relay { n: Some(n), action, .. }
+                if !matches!(action, RelayAction::Released | RelayAction::ReleasedOnClose) =>
+            {
+                Some((*n, *action))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Ids of the time replies `cli` received, in order (`#3 16:40:01` → 3).
+fn reply_ids(events: &[Event]) -> Vec<u64> {
+    received(events, "cli")
+        .iter()
+        .filter_map(|r| std::str::from_utf8(r).ok()?.strip_prefix('#')?.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn udp_loss_drops_duplicates_reorders_and_the_retrying_client_copes_every_run() {
+    let runs = run_many("udp-loss");
+    let first = relay_decisions(&runs[0]);
+    for events in &runs {
+        let decisions = relay_decisions(events);
+        // The naive client's eight requests meet the same fates every run.
+        assert_eq!(decisions[..8], first[..8], "same seed, same decision log");
+        let naive: Vec<RelayAction> = decisions[..8].iter().map(|d| d.1).collect();
+        for fate in [RelayAction::Dropped, RelayAction::Duplicated, RelayAction::HeldBack] {
+            assert!(naive.contains(&fate), "{fate:?} among the naive client's requests: {naive:?}");
+        }
+        let ids = reply_ids(events);
+        let (naive_ids, rest) = ids.split_at(8);
+        assert_eq!(naive_ids, [2, 4, 3, 5, 6, 6, 7, 8], "one lost, one twice, one overtaken");
+        // The retrying client ends with every id, in order, strays aside.
+        let mut wanted = 1;
+        for id in rest {
+            if *id == wanted {
+                wanted += 1;
+            }
+        }
+        assert_eq!(wanted, 9, "the retrying client got #1..#8: {rest:?}");
+        let timeouts = calls(events, "cli", "recvfrom(").iter().filter(|r| detail(r) == "EAGAIN").count();
+        assert!(timeouts >= 2, "the retrying client timed out and retried: {timeouts}");
+    }
+}
+
 /// The address a call's detail starts with (getsockname, getpeername).
 fn addr_detail(events: &[Event], sock: &str, call: &str) -> std::net::SocketAddr {
     let results = calls(events, sock, call);
@@ -414,6 +465,7 @@ fn every_listed_demo_is_tested_here() {
         "framing",
         "udp",
         "nonblocking",
+        "udp-loss",
         "backlog",
         "unix",
     ];

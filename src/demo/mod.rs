@@ -17,6 +17,7 @@ mod ports;
 mod sticky;
 mod timewait;
 mod udp;
+mod udp_loss;
 mod unix;
 
 use crate::event::Event;
@@ -90,6 +91,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
         lesson: "udp-boundaries",
         run: udp::run,
+    },
+    DemoInfo {
+        name: "udp-loss",
+        title: "a lossy relay drops, duplicates and reorders; ids, timeouts and retries cope",
+        lesson: "udp-loss-order",
+        run: udp_loss::run,
     },
     DemoInfo {
         name: "nonblocking",

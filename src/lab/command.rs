@@ -12,6 +12,7 @@ pub use super::exec_poll::{PollEvents, PollSpec};
 pub use super::exec_recv_loop::RecvLoop;
 use super::payload::{IntFormat, Payload};
 pub use super::resolve::IpFamily;
+use super::service::faults::{Faults, Rate};
 use super::tokens::{self, Args};
 use crate::wire::kernel::TcpState;
 
@@ -73,6 +74,8 @@ pub enum Command {
     TcpConnect { target: AddrSpec, name: Option<String>, timeout: Option<Duration> },
     Accept { listener: String, name: Option<String>, timeout: Option<Duration> },
     UdpBind { addr: Option<AddrSpec>, name: Option<String> },
+    UdpServeTime { addr: Option<AddrSpec>, name: Option<String> },
+    Relay { from: AddrSpec, to: AddrSpec, faults: Faults, name: Option<String> },
     Send { sock: String, payload: Payload, timeout: Option<Duration> },
     SendTo { sock: String, target: AddrSpec, payload: Payload },
     Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
@@ -116,6 +119,16 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "take one connection off the listener's accept queue",
     },
     CommandHelp { name: "udp bind", usage: "udp bind [ADDR] [as NAME]", about: "a UDP socket bound to ADDR" },
+    CommandHelp {
+        name: "udp serve",
+        usage: "udp serve time [ADDR] [as NAME]",
+        about: "a UDP time server in a background thread: strftime format in, local time out",
+    },
+    CommandHelp {
+        name: "relay",
+        usage: "relay udp [FROM] TO [--loss P] [--dup P] [--reorder P] [--seed N] [as NAME]",
+        about: "a relay at FROM forwarding to TO that drops/duplicates/reorders datagrams (P in %)",
+    },
     CommandHelp {
         name: "send",
         usage: "send SOCK PAYLOAD… [--timeout MS]",
@@ -238,8 +251,17 @@ impl Command {
                     let addr = optional_addr(&a.positional, "udp bind [ADDR] [as NAME]")?;
                     Ok(Command::UdpBind { addr, name: a.name })
                 }
-                _ => Err("udp what? use: udp bind [ADDR] [as NAME]".into()),
+                Some("serve") => {
+                    let usage = "udp serve time [ADDR] [as NAME]";
+                    let a = Args::parse(&rest[1..], &[], &[])?;
+                    let Some(("time", addr)) = a.positional.split_first().map(|(p, rest)| (p.as_str(), rest)) else {
+                        return Err(format!("serve what? the playground serves one protocol: {usage}"));
+                    };
+                    Ok(Command::UdpServeTime { addr: optional_addr(addr, usage)?, name: a.name })
+                }
+                _ => Err("udp what? use: udp bind [ADDR] [as NAME]  or  udp serve time [ADDR] [as NAME]".into()),
             },
+            "relay" => parse_relay(rest),
             "accept" => {
                 let a = Args::parse(rest, TIMEOUT, &[])?;
                 let listener = one_sock(&a.positional, "accept LISTENER [as NAME]")?;
@@ -352,7 +374,10 @@ impl Command {
             Command::TcpListen { name, .. } | Command::TcpConnect { name, .. } | Command::UdpBind { name, .. } => {
                 name.as_deref()
             }
-            Command::Accept { name, .. } | Command::BindUnprivileged { name, .. } => name.as_deref(),
+            Command::Accept { name, .. }
+            | Command::BindUnprivileged { name, .. }
+            | Command::UdpServeTime { name, .. }
+            | Command::Relay { name, .. } => name.as_deref(),
             Command::Send { sock, .. }
             | Command::SendTo { sock, .. }
             | Command::Recv { sock, .. }
@@ -397,6 +422,29 @@ fn parse_tcp(rest: &[String]) -> Result<Command, String> {
         }
         _ => Err("tcp what? use: tcp listen [ADDR] [as NAME]  or  tcp connect ADDR|NAME [as NAME]".into()),
     }
+}
+
+fn parse_relay(rest: &[String]) -> Result<Command, String> {
+    let usage = "usage: relay udp [FROM] TO [--loss P] [--dup P] [--reorder P] [--seed N] [as NAME], e.g. relay udp srv --loss 25 as net";
+    let Some(("udp", rest)) = rest.split_first().map(|(p, rest)| (p.as_str(), rest)) else {
+        return Err(format!("netlab relays UDP only: {usage}"));
+    };
+    let a = Args::parse(rest, &["loss", "dup", "reorder", "seed"], &[])?;
+    let (from, to) = match a.positional.as_slice() {
+        [to] => (AddrSpec::Addr(super::addr::LOOPBACK_ANY_PORT), to),
+        [from, to] => (AddrSpec::parse(from)?, to),
+        _ => return Err(usage.into()),
+    };
+    let rate = |flag: &str| {
+        a.value(flag).map_or(Ok(Rate::default()), |v| Rate::parse(v).map_err(|e| format!("--{flag}: {e}")))
+    };
+    let faults = Faults {
+        loss: rate("loss")?,
+        dup: rate("dup")?,
+        reorder: rate("reorder")?,
+        seed: a.number::<u64>("seed")?.unwrap_or(super::DEFAULT_SEED),
+    };
+    Ok(Command::Relay { from, to: AddrSpec::parse(to)?, faults, name: a.name.clone() })
 }
 
 fn parse_recv(cmd: &str, rest: &[String]) -> Result<Command, String> {

@@ -247,7 +247,13 @@ impl Lab {
     }
 
     /// socket(); on failure the event is emitted and the outcome returned.
-    fn new_socket(&mut self, name: &str, addr: SocketAddr, ty: Type, proto: Protocol) -> Result<Socket, Box<Outcome>> {
+    pub(super) fn new_socket(
+        &mut self,
+        name: &str,
+        addr: SocketAddr,
+        ty: Type,
+        proto: Protocol,
+    ) -> Result<Socket, Box<Outcome>> {
         let kind = if ty == Type::STREAM { "SOCK_STREAM" } else { "SOCK_DGRAM" };
         let call = format!("socket({}, {kind})", family(addr));
         match Socket::new(Domain::for_address(addr), ty, Some(proto)) {
@@ -260,7 +266,7 @@ impl Lab {
     }
 
     /// bind(); on failure the event is emitted and the outcome returned.
-    fn bind(&mut self, name: &str, sock: &Socket, addr: SocketAddr) -> Result<SocketAddr, Box<Outcome>> {
+    pub(super) fn bind(&mut self, name: &str, sock: &Socket, addr: SocketAddr) -> Result<SocketAddr, Box<Outcome>> {
         let call = format!("bind({addr})");
         if !addr::is_loopback(addr) && !addr.ip().is_unspecified() {
             let why = format!(

@@ -42,8 +42,9 @@ impl Lab {
                 }
                 Slot::Closed { .. } => None,
             })
+            .chain(self.service_rows(udp.as_deref()))
             .collect();
-        let udp_rows = rows.iter().any(|r| r.kind == Kind::Udp.label());
+        let udp_rows = rows.iter().any(|r| r.kind.starts_with(Kind::Udp.label()));
         let listener_rows = rows.iter().any(|r| r.kind == Kind::Listener.label());
         self.emit(Event::Table { rows });
         if listener_rows {

@@ -101,6 +101,7 @@ impl Lab {
         }
         let call = format!("sendto({target}, {})", data.len());
         let receiver = self.udp_receiver(target);
+        let service_seen = self.service_seen(target);
         if let Err(e) = s.sock.send_to_with_flags(&data, &SockAddr::from(target), SEND_FLAGS) {
             return Ok(self.failed(name, call, &e));
         }
@@ -119,6 +120,9 @@ impl Lab {
                     " — NOT queued at {receiver}: its receive buffer is full, so the kernel dropped it (UDP reports no error)"
                 ),
             });
+        }
+        if let Some(taken) = self.await_service(target, service_seen) {
+            detail.push_str(&taken);
         }
         self.call(name, call, CallResult::ok(detail));
         self.emit(Event::bytes(name, Direction::Sent, &data));
@@ -347,7 +351,11 @@ impl Lab {
                 return Ok(Ready::Stopped(gave_up));
             }
             match read(self.open(name)?.sock.as_raw_fd(), MsgFlags::MSG_DONTWAIT) {
-                Ok(value) => return Ok(Ready::Read(value)),
+                Ok(value) => {
+                    // What a service did to deliver this happened before it.
+                    self.drain_reports();
+                    return Ok(Ready::Read(value));
+                }
                 Err(Errno::EAGAIN) => continue,
                 Err(e) => return Ok(Ready::Stopped(self.failed(name, call, &e.into()))),
             }
@@ -370,13 +378,14 @@ impl Lab {
     }
 
     /// `a (127.0.0.1:5000)` when the address is one of our sockets.
-    fn describe(&self, addr: SocketAddr) -> String {
-        let owner = self.entries.iter().find(|e| match &e.slot {
-            super::Slot::Open(s) => s.local.inet() == Some(addr),
-            super::Slot::Closed { .. } => false,
+    pub(super) fn describe(&self, addr: SocketAddr) -> String {
+        let owner = self.entries.iter().find_map(|e| match &e.slot {
+            super::Slot::Open(s) if s.local.inet() == Some(addr) => Some(&e.name),
+            _ => None,
         });
-        match owner {
-            Some(e) => format!("{} ({addr})", e.name),
+        let service = || self.services.iter().find(|s| s.service.local == addr).map(|s| &s.name);
+        match owner.or_else(service) {
+            Some(name) => format!("{name} ({addr})"),
             None => addr.to_string(),
         }
     }

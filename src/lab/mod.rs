@@ -15,6 +15,7 @@ mod exec_opt;
 mod exec_poll;
 mod exec_recv_frame;
 mod exec_recv_loop;
+mod exec_service;
 mod exec_unix;
 mod exec_unix_io;
 mod exec_wait;
@@ -22,6 +23,7 @@ pub mod payload;
 pub mod ports;
 pub mod privileged;
 pub mod resolve;
+pub mod service;
 pub mod sysctl;
 pub mod tokens;
 mod unix_dir;
@@ -29,6 +31,7 @@ mod unprivileged;
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use cancel::Waited;
@@ -43,6 +46,11 @@ pub use exec_recv_frame::Framing;
 use crate::event::{CallResult, Event, Sink};
 use addr::AddrSpec;
 use endpoint::{Endpoint, UnixName};
+
+/// The relay's seed unless `--seed N` says otherwise (for a demo: `netlab
+/// demo NAME --seed N`). 14 makes the udp-loss demo's first eight requests
+/// show a drop, a duplicate and a hold that is overtaken.
+pub const DEFAULT_SEED: u64 = 14;
 
 /// Blocking calls wait this long unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
@@ -159,6 +167,13 @@ impl Outcome {
 
 pub struct Lab {
     entries: Vec<Entry>,
+    /// Relays and servers running in background threads.
+    services: Vec<exec_service::NamedService>,
+    /// Their reports, drained into `sink` around every command.
+    reports: Receiver<service::Report>,
+    reporter: Sender<service::Report>,
+    /// The seed demos use for their relays (`netlab demo NAME --seed N`).
+    seed: u64,
     sink: Box<dyn Sink>,
     /// Verdicts emitted so far, and how many failed (a demo's result).
     verdicts: usize,
@@ -176,7 +191,28 @@ impl Sink for Muted {
 
 impl Lab {
     pub fn new(sink: Box<dyn Sink>) -> Lab {
-        Lab { entries: Vec::new(), sink, verdicts: 0, failed_verdicts: 0, unix_files: Default::default() }
+        let (reporter, reports) = std::sync::mpsc::channel();
+        let (entries, services) = (Vec::new(), Vec::new());
+        Lab {
+            entries,
+            services,
+            reports,
+            reporter,
+            seed: DEFAULT_SEED,
+            sink,
+            verdicts: 0,
+            failed_verdicts: 0,
+            unix_files: Default::default(),
+        }
+    }
+
+    /// The seed for demos' seeded relays.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
     }
 
     /// `(verdicts, failed)` so far.
@@ -190,9 +226,12 @@ impl Lab {
         let saved = std::mem::take(&mut self.entries);
         // Its own socket-file directory too, so its names never meet the learner's.
         let files = std::mem::take(&mut self.unix_files);
+        let saved_services = std::mem::take(&mut self.services);
         let result = f(self);
+        self.stop_services();
         self.entries = saved;
         self.unix_files = files;
+        self.services = saved_services;
         result
     }
 
@@ -239,6 +278,13 @@ impl Lab {
     }
 
     pub fn exec(&mut self, cmd: &Command) -> Outcome {
+        self.drain_reports();
+        let outcome = self.exec_now(cmd);
+        self.drain_reports();
+        outcome
+    }
+
+    fn exec_now(&mut self, cmd: &Command) -> Outcome {
         let result = match cmd {
             Command::TcpListen { addr, name, reuseaddr, backlog } => {
                 self.tcp_listen(addr.as_ref(), name.as_deref(), *reuseaddr, *backlog)
@@ -246,6 +292,8 @@ impl Lab {
             Command::TcpConnect { target, name, timeout } => self.tcp_connect(target, name.as_deref(), *timeout),
             Command::Accept { listener, name, timeout } => self.accept(listener, name.as_deref(), *timeout),
             Command::UdpBind { addr, name } => self.udp_bind(addr.as_ref(), name.as_deref()),
+            Command::UdpServeTime { addr, name } => self.udp_serve_time(addr.as_ref(), name.as_deref()),
+            Command::Relay { from, to, faults, name } => self.relay(from, to, *faults, name.as_deref()),
             Command::Send { sock, payload, timeout } => self.send(sock, payload, *timeout),
             Command::SendTo { sock, target, payload } => self.send_to(sock, target, payload),
             Command::Recv { sock, size, peek, timeout, decode } => self.recv(sock, *size, *peek, *timeout, *decode),
@@ -254,7 +302,10 @@ impl Lab {
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
             Command::RecvLoop(spec) => self.recv_loop(spec),
             Command::Poll(spec) => self.poll(spec),
-            Command::Close { sock } => self.close(sock),
+            Command::Close { sock } => match self.close_service(sock) {
+                Some(outcome) => Ok(outcome),
+                None => self.close(sock),
+            },
             Command::Shutdown { sock, how } => self.shutdown(sock, *how),
             Command::Opt { sock, opt, value } => self.opt(sock, *opt, value.as_deref()),
             Command::Sockets => self.sockets(),
@@ -272,9 +323,11 @@ impl Lab {
         Outcome { usage_error: Some(text), ..Outcome::default() }
     }
 
-    /// Names of open sockets, in creation order (for completion).
+    /// Names of open sockets, in creation order, then running services
+    /// (for completion).
     pub fn names(&self) -> Vec<String> {
-        self.entries.iter().filter(|e| matches!(e.slot, Slot::Open(_))).map(|e| e.name.clone()).collect()
+        let sockets = self.entries.iter().filter(|e| matches!(e.slot, Slot::Open(_))).map(|e| e.name.clone());
+        sockets.chain(self.services.iter().map(|s| s.name.clone())).collect()
     }
 
     /// Wait for `events` on the open socket `name`; if that will block, say
@@ -308,13 +361,20 @@ impl Lab {
         Outcome::of(sock, result)
     }
 
-    /// Close every socket and forget every name.
+    /// Close every socket, stop every service, and forget every name.
     pub fn close_all(&mut self) {
+        self.stop_services();
         self.entries.clear();
         self.unix_files.clean();
     }
 
     fn open(&self, name: &str) -> Result<&LabSocket, String> {
+        if let Some(s) = self.service(name) {
+            return Err(format!(
+                "'{name}' is a {} that netlab runs in a background thread: send datagrams to it (sendto SOCK {name} …); close {name} stops it",
+                s.what.label()
+            ));
+        }
         match self.entries.iter().find(|e| e.name == name) {
             Some(Entry { slot: Slot::Open(s), .. }) => Ok(s),
             Some(_) => Err(format!("'{name}' is closed: open a new socket (sockets shows what is left)")),
@@ -332,6 +392,9 @@ impl Lab {
 
     /// The local address of an internet socket, open or closed.
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        if let Some(s) = self.service(name) {
+            return Some(s.local);
+        }
         self.local_endpoint(name)?.inet()
     }
 
@@ -349,6 +412,7 @@ impl Lab {
         };
         match spec {
             AddrSpec::Addr(a) => Ok(*a),
+            AddrSpec::Name(n) if self.service(n).is_some() => self.local_addr(n).ok_or_else(|| self.unknown(n)),
             AddrSpec::Name(n) => match self.local_endpoint(n) {
                 Some(Endpoint::Inet(a)) => Ok(*a),
                 Some(Endpoint::Unix(_)) => Err(not_inet(format!("'{n}'"))),
@@ -360,14 +424,16 @@ impl Lab {
 
     /// A fresh name: the one asked for, or `base`, `base2`, `base3`…
     fn claim_name(&self, asked: Option<&str>, base: &str) -> Result<String, String> {
-        let taken = |n: &str| self.entries.iter().any(|e| e.name == n && matches!(e.slot, Slot::Open(_)));
+        let taken = |n: &str| {
+            self.entries.iter().any(|e| e.name == n && matches!(e.slot, Slot::Open(_))) || self.service(n).is_some()
+        };
         if let Some(name) = asked {
             if taken(name) {
                 return Err(format!("the name '{name}' is taken: close {name} first or pick another name"));
             }
             return Ok(name.to_string());
         }
-        let exists = |n: &str| self.entries.iter().any(|e| e.name == n);
+        let exists = |n: &str| self.entries.iter().any(|e| e.name == n) || self.service(n).is_some();
         (1..)
             .map(|i| if i == 1 { base.to_string() } else { format!("{base}{i}") })
             .find(|n| !exists(n))

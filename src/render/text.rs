@@ -6,7 +6,7 @@ use colored::Colorize;
 
 use super::hexdump;
 use super::table;
-use crate::event::{CallResult, Direction, Event};
+use crate::event::{CallResult, Direction, Event, RelayAction};
 
 /// Bytes shown inline up to this many characters, as a hexdump beyond.
 const INLINE_TEXT_MAX: usize = 72;
@@ -30,6 +30,21 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
             state.bold().magenta(),
             meaning
         ))],
+        Event::Relay { relay, n, from, to, len, data, action } => {
+            let n = n.map_or(String::new(), |n| format!("#{n} "));
+            let shown = if data.len() == *len && *len <= INLINE_TEXT_MAX {
+                hexdump::quote_text(data)
+            } else {
+                format!("{len} bytes")
+            };
+            let action = match action {
+                RelayAction::Dropped | RelayAction::Duplicated | RelayAction::HeldBack => {
+                    action.describe().yellow().bold().to_string()
+                }
+                _ => action.describe().to_string(),
+            };
+            vec![pre(format!("{} {n}{from} → {to} {shown}: {action}", name(relay)))]
+        }
         Event::Setting { name, value, about } => {
             let about = if about.is_empty() { String::new() } else { format!("  {}", about.dimmed()) };
             vec![pre(format!("{} {name} = {}{about}", "sysctl".dimmed(), value.bold()))]

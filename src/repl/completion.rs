@@ -20,6 +20,8 @@ pub struct NetlabHelper {
     pub demos: Vec<String>,
 }
 
+const RELAY_FLAGS: [&str; 5] = ["--loss", "--dup", "--reorder", "--seed", "as"];
+
 const STATES: [&str; 9] =
     ["ESTABLISHED", "SYN_SENT", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"];
 
@@ -37,8 +39,16 @@ impl NetlabHelper {
                 all
             }
             ["tcp"] => words(&["listen", "connect"]),
-            ["udp"] => words(&["bind"]),
-            ["tcp", "connect"] | ["tcp", "listen"] | ["udp", "bind"] => socks(),
+            ["udp"] => words(&["bind", "serve"]),
+            ["udp", "serve"] => words(&["time"]),
+            ["relay"] => words(&["udp"]),
+            ["tcp", "connect"] | ["tcp", "listen"] | ["udp", "bind"] | ["relay", "udp"] => socks(),
+            ["relay", "udp", .., "--loss" | "--dup" | "--reorder" | "--seed" | "as"] => Vec::new(),
+            ["relay", "udp", _, ..] => {
+                let mut all = socks();
+                all.extend(words(&RELAY_FLAGS));
+                all
+            }
             ["lesson"] => self.lessons.clone(),
             ["demo"] => self.demos.clone(),
             ["help"] => {
@@ -151,6 +161,11 @@ mod tests {
         assert_eq!(h.candidates(&["recvloop"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["poll", "cli"]), vec!["srv", "in", "out", "rdhup"]);
         assert_eq!(h.candidates(&["recv", "conn", "--frame"]), Framing::NAMES.to_vec());
+        assert_eq!(h.candidates(&["udp", "serve"]), vec!["time"]);
+        assert_eq!(h.candidates(&["relay"]), vec!["udp"]);
+        assert_eq!(h.candidates(&["relay", "udp"]), vec!["srv", "cli"]);
+        assert!(h.candidates(&["relay", "udp", "srv"]).contains(&"--reorder".to_string()));
+        assert!(h.candidates(&["relay", "udp", "srv", "--seed"]).is_empty());
         assert_eq!(h.candidates(&["addr"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["resolve", "localhost", "--family"]), vec!["4", "6"]);
     }
