@@ -124,9 +124,33 @@ fn echo_round_trips_and_sees_eof_every_run() {
     }
 }
 
+fn errno(result: &CallResult) -> Option<(&str, i32)> {
+    match result {
+        CallResult::Err { errno, code, .. } => Some((errno.as_str(), *code)),
+        _ => None,
+    }
+}
+
+#[test]
+fn errors_triggers_each_errno_live_every_run() {
+    for events in run_many("errors") {
+        let connect = calls(&events, "cli", "connect(");
+        assert_eq!(connect.iter().map(|r| errno(r)).collect::<Vec<_>>(), [Some(("ECONNREFUSED", 111))]);
+        let reset = calls(&events, "b", "recv(");
+        assert_eq!(errno(reset[0]), Some(("ECONNRESET", 104)), "the RST is reported by recv");
+        assert!(detail(reset[1]).starts_with("0 bytes"), "then EOF: the error is reported once");
+        assert_eq!(errno(calls(&events, "b", "send(")[0]), Some(("EPIPE", 32)));
+        let sends = calls(&events, "c", "send(3)");
+        assert!(sends[0].is_ok(), "the first send after the peer's close succeeds");
+        assert_eq!(errno(sends[1]), Some(("EPIPE", 32)), "the second one gets EPIPE");
+        let waits = calls(&events, "f", "recv(");
+        assert!(waits.len() == 2 && waits.iter().all(|r| errno(r) == Some(("EAGAIN", 11))), "{waits:?}");
+    }
+}
+
 #[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = ["echo", "sticky", "timewait", "udp", "byteorder"];
+    let tested = ["echo", "sticky", "timewait", "udp", "byteorder", "errors"];
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }

@@ -7,6 +7,7 @@
 
 mod byteorder;
 mod echo;
+mod errors;
 mod sticky;
 mod timewait;
 mod udp;
@@ -52,6 +53,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
         lesson: "udp-boundaries",
         run: udp::run,
+    },
+    DemoInfo {
+        name: "errors",
+        title: "ECONNREFUSED, ECONNRESET, EPIPE and EAGAIN, each made to happen",
+        lesson: "errors",
+        run: errors::run,
     },
 ];
 
