@@ -49,18 +49,74 @@ pub enum WaitFor {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    TcpListen { addr: Option<AddrSpec>, name: Option<String>, reuseaddr: bool, backlog: i32 },
-    TcpConnect { target: AddrSpec, name: Option<String>, timeout: Option<Duration> },
-    Accept { listener: String, name: Option<String>, timeout: Option<Duration> },
-    UdpBind { addr: Option<AddrSpec>, name: Option<String> },
-    Send { sock: String, payload: Payload, timeout: Option<Duration> },
-    SendTo { sock: String, target: AddrSpec, payload: Payload },
-    Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
-    RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
-    Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
-    Close { sock: String },
-    Shutdown { sock: String, how: ShutdownHow },
-    Opt { sock: String, opt: SockOpt, value: Option<String> },
+    TcpListen {
+        addr: Option<AddrSpec>,
+        name: Option<String>,
+        reuseaddr: bool,
+        backlog: i32,
+    },
+    TcpConnect {
+        target: AddrSpec,
+        name: Option<String>,
+        timeout: Option<Duration>,
+    },
+    Accept {
+        listener: String,
+        name: Option<String>,
+        timeout: Option<Duration>,
+    },
+    UdpBind {
+        addr: Option<AddrSpec>,
+        name: Option<String>,
+    },
+    Send {
+        sock: String,
+        payload: Payload,
+        timeout: Option<Duration>,
+    },
+    /// send() in a loop until every byte is queued; `reader`, if given,
+    /// starts draining the peer once the sender is blocked.
+    SendAll {
+        sock: String,
+        payload: Payload,
+        timeout: Option<Duration>,
+        reader: Option<String>,
+    },
+    SendTo {
+        sock: String,
+        target: AddrSpec,
+        payload: Payload,
+    },
+    Recv {
+        sock: String,
+        size: usize,
+        peek: bool,
+        timeout: Option<Duration>,
+        decode: Option<IntFormat>,
+    },
+    RecvFrom {
+        sock: String,
+        size: usize,
+        peek: bool,
+        timeout: Option<Duration>,
+    },
+    Wait {
+        sock: String,
+        until: WaitFor,
+        timeout: Option<Duration>,
+    },
+    Close {
+        sock: String,
+    },
+    Shutdown {
+        sock: String,
+        how: ShutdownHow,
+    },
+    Opt {
+        sock: String,
+        opt: SockOpt,
+        value: Option<String>,
+    },
     Sockets,
 }
 
@@ -92,6 +148,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         name: "send",
         usage: "send SOCK PAYLOAD… [--timeout MS]",
         about: "one send() call; shows how many bytes the kernel took",
+    },
+    CommandHelp {
+        name: "sendall",
+        usage: "sendall SOCK PAYLOAD… [--timeout MS] [--reader PEER]",
+        about: "send() in a loop until all is queued, waiting for POLLOUT on EAGAIN; --reader: PEER starts reading once it blocks",
     },
     CommandHelp {
         name: "sendto",
@@ -132,7 +193,7 @@ pub const COMMANDS: &[CommandHelp] = &[
 ];
 
 /// Payload syntax reminder shown by `help send`.
-pub const PAYLOAD_HELP: &str = "payload: \"text\" 'text' hex:48656c6c6f repeat:N:\"x\" file:PATH, or an integer in a byte order: u16be: u16le: u32be: u32le: u64be: u64le: i32be: i32le: (e.g. u32be:1000) — several are concatenated";
+pub const PAYLOAD_HELP: &str = "payload: \"text\" 'text' hex:48656c6c6f repeat:N:\"x\" count:N (numbered lines) file:PATH, or an integer in a byte order: u16be: u16le: u32be: u32le: u64be: u64le: i32be: i32le: (e.g. u32be:1000) — several are concatenated";
 
 const TIMEOUT: &[&str] = &["timeout"];
 
@@ -166,6 +227,7 @@ impl Command {
                 }
                 Ok(Command::Send { sock: sock.clone(), payload: Payload::parse(payload)?, timeout: timeout(&a)? })
             }
+            "sendall" => super::exec_sendall::parse(rest),
             "sendto" => {
                 let [sock, target, payload @ ..] = rest else {
                     return Err("usage: sendto SOCK ADDR|NAME PAYLOAD, e.g. sendto a b \"hi\"".into());
@@ -230,6 +292,7 @@ impl Command {
             }
             Command::Accept { name, .. } => name.as_deref(),
             Command::Send { sock, .. }
+            | Command::SendAll { sock, .. }
             | Command::SendTo { sock, .. }
             | Command::Recv { sock, .. }
             | Command::RecvFrom { sock, .. }
@@ -326,7 +389,7 @@ fn one_sock(positional: &[String], usage: &str) -> Result<String, String> {
     }
 }
 
-fn timeout(a: &Args) -> Result<Option<Duration>, String> {
+pub(super) fn timeout(a: &Args) -> Result<Option<Duration>, String> {
     let ms = a.number::<u64>("timeout")?;
     match ms {
         Some(ms) if ms > 600_000 => Err("--timeout is in milliseconds, at most 600000".into()),

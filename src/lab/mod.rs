@@ -8,6 +8,7 @@ pub mod errno;
 mod exec_conn;
 mod exec_info;
 mod exec_io;
+mod exec_sendall;
 mod exec_wait;
 pub mod payload;
 pub mod tokens;
@@ -206,6 +207,9 @@ impl Lab {
             Command::Accept { listener, name, timeout } => self.accept(listener, name.as_deref(), *timeout),
             Command::UdpBind { addr, name } => self.udp_bind(addr.as_ref(), name.as_deref()),
             Command::Send { sock, payload, timeout } => self.send(sock, payload, *timeout),
+            Command::SendAll { sock, payload, timeout, reader } => {
+                self.send_all(sock, payload, *timeout, reader.as_deref())
+            }
             Command::SendTo { sock, target, payload } => self.send_to(sock, target, payload),
             Command::Recv { sock, size, peek, timeout, decode } => self.recv(sock, *size, *peek, *timeout, *decode),
             Command::RecvFrom { sock, size, peek, timeout } => self.recv_from(sock, *size, *peek, *timeout),
