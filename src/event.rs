@@ -107,6 +107,13 @@ pub enum Event {
         state: String,
         meaning: String,
     },
+    /// A kernel setting read from /proc/sys (`sysctl net.core.somaxconn`).
+    Setting {
+        name: String,
+        value: String,
+        /// What it governs, for the settings lessons mention.
+        about: String,
+    },
     /// The `sockets` table.
     Table {
         rows: Vec<SocketRow>,

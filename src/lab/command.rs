@@ -24,13 +24,28 @@ pub enum SockOpt {
     Linger,
     RcvBuf,
     SndBuf,
+    /// O_NONBLOCK, a file flag rather than a socket option, but set the
+    /// same way from the learner's point of view.
+    NonBlock,
+    RcvTimeo,
+    SndTimeo,
 }
 
 impl SockOpt {
-    pub const NAMES: [&'static str; 5] = ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf"];
+    pub const NAMES: [&'static str; 8] =
+        ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf", "nonblock", "rcvtimeo", "sndtimeo"];
 
     fn parse(word: &str) -> Result<SockOpt, String> {
-        let all = [SockOpt::ReuseAddr, SockOpt::NoDelay, SockOpt::Linger, SockOpt::RcvBuf, SockOpt::SndBuf];
+        let all = [
+            SockOpt::ReuseAddr,
+            SockOpt::NoDelay,
+            SockOpt::Linger,
+            SockOpt::RcvBuf,
+            SockOpt::SndBuf,
+            SockOpt::NonBlock,
+            SockOpt::RcvTimeo,
+            SockOpt::SndTimeo,
+        ];
         Self::NAMES
             .iter()
             .position(|n| n.eq_ignore_ascii_case(word))
@@ -118,6 +133,7 @@ pub enum Command {
         value: Option<String>,
     },
     Sockets,
+    Sysctl { name: String },
 }
 
 /// One line of `help`: the command word(s), usage, and what it does.
@@ -186,10 +202,15 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "opt",
-        usage: "opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf [VALUE]",
-        about: "read or set a socket option",
+        usage: "opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf|nonblock|rcvtimeo|sndtimeo [VALUE]",
+        about: "read or set a socket option (nonblock: O_NONBLOCK; rcvtimeo/sndtimeo in ms, off = none)",
     },
     CommandHelp { name: "sockets", usage: "sockets", about: "every socket with its kernel TCP state and queued bytes" },
+    CommandHelp {
+        name: "sysctl",
+        usage: "sysctl NAME",
+        about: "read a kernel network setting, e.g. sysctl net.core.somaxconn",
+    },
 ];
 
 /// Payload syntax reminder shown by `help send`.
@@ -255,7 +276,7 @@ impl Command {
                 Ok(Command::Shutdown { sock: sock.clone(), how })
             }
             "opt" => {
-                let usage = "usage: opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf [VALUE]";
+                let usage = "usage: opt SOCK reuseaddr|nodelay|linger|rcvbuf|sndbuf|nonblock|rcvtimeo|sndtimeo [VALUE]";
                 let (sock, opt, value) = match rest {
                     [sock, opt] => (sock, opt, None),
                     [sock, opt, value] => (sock, opt, Some(value.clone())),
@@ -266,6 +287,13 @@ impl Command {
             }
             "sockets" | "ss" if rest.is_empty() => Ok(Command::Sockets),
             "sockets" | "ss" => Err("sockets takes no arguments".into()),
+            "sysctl" => match rest {
+                [name] => {
+                    super::sysctl::path_of(name)?;
+                    Ok(Command::Sysctl { name: name.clone() })
+                }
+                _ => Err("usage: sysctl NAME, e.g. sysctl net.core.somaxconn".into()),
+            },
             "" => Err("empty command".into()),
             other => Err(unknown_command(other, &command_words())),
         }
@@ -277,6 +305,7 @@ impl Command {
         !matches!(
             self,
             Command::Sockets
+                | Command::Sysctl { .. }
                 | Command::Wait { .. }
                 | Command::Opt { value: None, .. }
                 | Command::Recv { peek: true, .. }
@@ -300,7 +329,7 @@ impl Command {
             | Command::Close { sock }
             | Command::Shutdown { sock, .. }
             | Command::Opt { sock, .. } => Some(sock),
-            Command::Sockets => None,
+            Command::Sockets | Command::Sysctl { .. } => None,
         }
     }
 }

@@ -55,7 +55,7 @@ fn explain(errno: Errno) -> Option<&'static str> {
             "the connection is closed for writing (the peer reset it, or you shut down writing); netlab sends with MSG_NOSIGNAL (and Rust and Python ignore SIGPIPE), so you get EPIPE instead of a dead process — stop writing and close"
         }
         Errno::EAGAIN => {
-            "the call would have blocked: nothing to read yet, or no room in the send buffer — not a failure; wait for readiness (poll) and call again"
+            "the call would have blocked (EWOULDBLOCK): at once on a non-blocking socket, or when SO_RCVTIMEO / SO_SNDTIMEO ran out — not a failure: wait for readiness (poll) and call again"
         }
         Errno::ENOTCONN => "the socket is not connected: connect (TCP) or use sendto with an address (UDP)",
         Errno::EINVAL => "the kernel refused the arguments for this socket's current state",

@@ -140,15 +140,23 @@ impl Lab {
             return Err(format!("'{listener}' is not listening: accept works on a socket made by tcp listen"));
         }
         let name = self.claim_name(name, "conn")?;
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         // accept() blocks until a connection has finished its handshake;
-        // poll first so the wait is bounded and Ctrl-C can end it.
-        if let Some(gave_up) = self.until_readable(listener, "accept()", timeout, "a client", "no client connected")? {
-            return Ok(gave_up);
+        // poll first so the wait is bounded and Ctrl-C can end it. A
+        // non-blocking listener does not wait at all.
+        if let Some(timeout) = self.patience(listener, timeout, false)? {
+            let gave_up =
+                self.until_readable(listener, "accept()", (timeout, timeout), "a client", "no client connected")?;
+            if let Some(gave_up) = gave_up {
+                return Ok(gave_up);
+            }
         }
         let accepted = self.open(listener)?.sock.accept();
         let (sock, peer) = match accepted {
             Ok(pair) => pair,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let why = "non-blocking, and no connection is waiting in the accept queue — poll the listener for POLLIN first".into();
+                return Ok(self.would_block(listener, "accept()", &e, why));
+            }
             Err(e) => return Ok(self.failed(listener, "accept()", &e)),
         };
         let peer = peer.as_socket().ok_or("accepted a non-internet socket")?;

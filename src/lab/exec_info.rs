@@ -3,58 +3,13 @@
 //! program but still held by the kernel (FIN_WAIT_2, TIME_WAIT…).
 
 use std::os::fd::AsFd;
-use std::time::Duration;
 
-use super::command::SockOpt;
 use super::{Kind, Lab, LabSocket, Outcome, Slot};
-use crate::event::{CallResult, Event, SocketRow};
+use crate::event::{Event, SocketRow};
 use crate::wire::kernel::{self, KernelEntry, Proto};
 use crate::wire::queues;
 
 impl Lab {
-    pub(super) fn opt(&mut self, name: &str, opt: SockOpt, value: Option<&str>) -> Result<Outcome, String> {
-        let s = self.open(name)?;
-        if opt == SockOpt::NoDelay && s.kind == Kind::Udp {
-            return Err("nodelay (TCP_NODELAY) is a TCP option; UDP has no Nagle algorithm".into());
-        }
-        let label = match opt {
-            SockOpt::ReuseAddr => "SO_REUSEADDR",
-            SockOpt::NoDelay => "TCP_NODELAY",
-            SockOpt::Linger => "SO_LINGER",
-            SockOpt::RcvBuf => "SO_RCVBUF",
-            SockOpt::SndBuf => "SO_SNDBUF",
-        };
-        let set = match value {
-            None => Ok(()),
-            Some(v) => set_opt(s, opt, v)?,
-        };
-        if let Err(e) = set {
-            return Ok(self.failed(name, format!("setsockopt({label}, {})", value.unwrap_or_default()), &e));
-        }
-        let now = match get_opt(s, opt) {
-            Ok(v) => v,
-            Err(e) => return Ok(self.failed(name, format!("getsockopt({label})"), &e)),
-        };
-        let shown = match (opt, now.as_str()) {
-            (SockOpt::ReuseAddr | SockOpt::NoDelay, "1") => "1 (on)".to_string(),
-            (SockOpt::ReuseAddr | SockOpt::NoDelay, _) => "0 (off)".to_string(),
-            (SockOpt::Linger, "off") => "off (close() returns at once; the kernel sends what is left)".to_string(),
-            (SockOpt::Linger, "0") => "on, 0 s (close() will reset the connection: RST, no TIME_WAIT)".to_string(),
-            (SockOpt::Linger, secs) => format!("on, {secs} s (close() may block up to {secs} s for unsent data)"),
-            _ => now.clone(),
-        };
-        let (call, mut detail) = match value {
-            Some(v) => (format!("setsockopt({label}, {v})"), format!("now {shown}")),
-            None => (format!("getsockopt({label})"), shown),
-        };
-        if let (Some(asked), SockOpt::RcvBuf | SockOpt::SndBuf) = (value.and_then(|v| v.parse::<u64>().ok()), opt) {
-            detail.push_str(&buffer_note(opt, asked, now.parse().unwrap_or(0)));
-        }
-        let result = CallResult::ok(detail);
-        self.call(name, call, result.clone());
-        Ok(Outcome { sock: Some(name.into()), result: Some(result), value: Some(now), ..Outcome::default() })
-    }
-
     pub(super) fn sockets(&mut self) -> Result<Outcome, String> {
         let (tcp, udp) = (kernel::read_table(Proto::Tcp), kernel::read_table(Proto::Udp));
         for (table, file) in [(&tcp, "/proc/net/tcp"), (&udp, "/proc/net/udp")] {
@@ -126,18 +81,6 @@ impl Lab {
     }
 }
 
-/// Why SO_RCVBUF/SO_SNDBUF reads back differently from what was set.
-fn buffer_note(opt: SockOpt, asked: u64, now: u64) -> String {
-    let sysctl = if opt == SockOpt::RcvBuf { "net.core.rmem_max" } else { "net.core.wmem_max" };
-    if now == asked.saturating_mul(2) {
-        " (Linux doubles the value asked for, to leave room for bookkeeping — man 7 socket)".into()
-    } else if now < asked.saturating_mul(2) {
-        format!(" (capped: {sysctl} limits it, then Linux doubles — man 7 socket)")
-    } else {
-        " (raised to the kernel's minimum buffer size — man 7 socket)".into()
-    }
-}
-
 fn state_name(k: &KernelEntry) -> String {
     k.tcp_state().map_or_else(|| k.state_code.to_string(), |s| s.name().to_string())
 }
@@ -174,56 +117,4 @@ fn open_row(name: &str, s: &LabSocket, tcp: Option<&[KernelEntry]>, udp: Option<
         recv_q,
         send_q,
     }
-}
-
-fn parse_switch(v: &str) -> Result<bool, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "on" | "true" | "yes" => Ok(true),
-        "0" | "off" | "false" | "no" => Ok(false),
-        _ => Err(format!("'{v}' is not on/off (also 1/0)")),
-    }
-}
-
-/// Outer error: the value was unusable (usage error). Inner: the kernel said no.
-fn set_opt(s: &LabSocket, opt: SockOpt, v: &str) -> Result<std::io::Result<()>, String> {
-    let sock = &s.sock;
-    Ok(match opt {
-        SockOpt::ReuseAddr => sock.set_reuse_address(parse_switch(v)?),
-        SockOpt::NoDelay => sock.set_tcp_nodelay(parse_switch(v)?),
-        SockOpt::Linger => {
-            let linger = match v {
-                "off" => None,
-                secs => {
-                    let usage = || format!("linger wants off or 0..=60 seconds, not '{secs}'");
-                    let secs: u64 = secs.parse().map_err(|_| usage())?;
-                    // Longer lingers only make close() block longer; the kernel
-                    // would take huge values as "forever".
-                    if secs > 60 {
-                        return Err(usage());
-                    }
-                    Some(Duration::from_secs(secs))
-                }
-            };
-            sock.set_linger(linger)
-        }
-        SockOpt::RcvBuf | SockOpt::SndBuf => {
-            let size: usize = v.parse().map_err(|_| format!("'{v}' is not a size in bytes"))?;
-            if opt == SockOpt::RcvBuf { sock.set_recv_buffer_size(size) } else { sock.set_send_buffer_size(size) }
-        }
-    })
-}
-
-fn get_opt(s: &LabSocket, opt: SockOpt) -> std::io::Result<String> {
-    let sock = &s.sock;
-    let switch = |b: bool| if b { "1" } else { "0" }.to_string();
-    Ok(match opt {
-        SockOpt::ReuseAddr => switch(sock.reuse_address()?),
-        SockOpt::NoDelay => switch(sock.tcp_nodelay()?),
-        SockOpt::Linger => match sock.linger()? {
-            None => "off".into(),
-            Some(d) => d.as_secs().to_string(),
-        },
-        SockOpt::RcvBuf => sock.recv_buffer_size()?.to_string(),
-        SockOpt::SndBuf => sock.send_buffer_size()?.to_string(),
-    })
 }

@@ -30,35 +30,49 @@ impl Lab {
             Kind::Udp => return Err(format!("'{name}' is UDP with no peer: use sendto {name} ADDR|NAME PAYLOAD")),
             Kind::Stream => {}
         }
+        let call = format!("send({})", data.len());
+        let patience = self.patience(name, timeout, true)?;
+        let s = self.open(name)?;
         // A blocking send() waits until every byte is queued; SO_SNDTIMEO
         // bounds that wait, and then send() returns how much it did take.
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        s.sock.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-        let call = format!("send({})", data.len());
-        let sent = match s.sock.send_with_flags(&data, SEND_FLAGS) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let mut result = super::errno::call_error(&e);
-                if let CallResult::Err { why, .. } = &mut result {
-                    *why = Some(format!(
-                        "the send buffer stayed full for {} ms, so nothing was queued — is the peer reading? (SO_SNDTIMEO; --timeout MS)",
-                        timeout.as_millis()
-                    ));
-                }
-                self.call(name, call, result.clone());
-                return Ok(Outcome::of(name, result));
+        // The learner's own SO_SNDTIMEO is put back afterwards.
+        let own = s.sock.write_timeout().map_err(|e| e.to_string())?;
+        if let Some(t) = patience {
+            s.sock.set_write_timeout(Some(t)).map_err(|e| e.to_string())?;
+        }
+        let sent = s.sock.send_with_flags(&data, SEND_FLAGS);
+        if patience.is_some() {
+            s.sock.set_write_timeout(own).map_err(|e| e.to_string())?;
+        }
+        let waited = |t: Duration| format!("the send buffer stayed full for {} ms", t.as_millis());
+        let sent = match (sent, patience) {
+            (Ok(n), _) => n,
+            (Err(e), None) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let why =
+                    "non-blocking, and the send buffer is full: nothing was queued — wait for POLLOUT, then send again"
+                        .into();
+                return Ok(self.would_block(name, &call, &e, why));
             }
-            Err(e) => return Ok(self.failed(name, call, &e)),
+            (Err(e), Some(t)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let why =
+                    format!("{}, so nothing was queued — is the peer reading? (SO_SNDTIMEO; --timeout MS)", waited(t));
+                return Ok(self.would_block(name, &call, &e, why));
+            }
+            (Err(e), _) => return Ok(self.failed(name, call, &e)),
         };
-        let detail = if sent == data.len() {
-            format!("{sent} bytes queued")
-        } else {
-            format!(
-                "{sent} of {} bytes queued — the send buffer stayed full for {} ms (is the peer reading?); the other {} were not sent: call send again with the rest (a blocking send in C or Python would still be waiting)",
+        let detail = match patience {
+            _ if sent == data.len() => format!("{sent} bytes queued"),
+            None => format!(
+                "{sent} of {} bytes queued — non-blocking, and then the send buffer was full, so send returned at once; the other {} were not sent and are still yours to send (wait for POLLOUT)",
                 data.len(),
-                timeout.as_millis(),
                 data.len() - sent
-            )
+            ),
+            Some(t) => format!(
+                "{sent} of {} bytes queued — {} (is the peer reading?); the other {} were not sent: call send again with the rest (a blocking send in C or Python would still be waiting)",
+                data.len(),
+                waited(t),
+                data.len() - sent
+            ),
         };
         self.call(name, call, CallResult::ok(detail));
         self.emit(Event::bytes(name, Direction::Sent, &data[..sent]));
@@ -129,7 +143,7 @@ impl Lab {
         let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
         let mut buf = vec![0u8; size];
         let flags = if peek { MsgFlags::MSG_PEEK } else { MsgFlags::empty() };
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = self.patience(name, timeout, false)?;
         let read = |fd, dontwait| nixsock::recv(fd, &mut buf, flags | dontwait);
         let n = match self.read_when_ready(name, &call, timeout, "data", "nothing arrived", read)? {
             Ready::Read(n) => n,
@@ -186,7 +200,7 @@ impl Lab {
         if peek {
             flags |= MsgFlags::MSG_PEEK;
         }
-        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let timeout = self.patience(name, timeout, false)?;
         let read = |fd, dontwait| {
             let mut iov = [IoSliceMut::new(&mut buf)];
             nixsock::recvmsg::<SockaddrStorage>(fd, &mut iov, None, flags | dontwait)
@@ -293,20 +307,33 @@ impl Lab {
     /// Wait until `name` is readable, then `read` from it, passing the flag
     /// that keeps the read from blocking: poll's "readable" is only a hint
     /// (a UDP datagram with a bad checksum vanishes before it is read), so
-    /// an EAGAIN goes back to waiting for what is left of `timeout`.
+    /// an EAGAIN goes back to waiting for what is left of `timeout`. With
+    /// no timeout (a non-blocking socket) it reads once and never waits.
     fn read_when_ready<T>(
         &mut self,
         name: &str,
         call: &str,
-        timeout: Duration,
+        timeout: Option<Duration>,
         what: &str,
         missing: &str,
         mut read: impl FnMut(RawFd, MsgFlags) -> nix::Result<T>,
     ) -> Result<Ready<T>, String> {
+        let Some(timeout) = timeout else {
+            return Ok(match read(self.open(name)?.sock.as_raw_fd(), MsgFlags::MSG_DONTWAIT) {
+                Ok(value) => Ready::Read(value),
+                Err(e @ Errno::EAGAIN) => {
+                    let why = format!(
+                        "non-blocking: {missing} yet, so the call returned at once — wait for readiness (poll POLLIN) instead of calling it again in a loop"
+                    );
+                    Ready::Stopped(self.would_block(name, call, &e.into(), why))
+                }
+                Err(e) => Ready::Stopped(self.failed(name, call, &e.into())),
+            });
+        };
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Some(gave_up) = self.until_readable(name, call, left, what, missing)? {
+            if let Some(gave_up) = self.until_readable(name, call, (left, timeout), what, missing)? {
                 return Ok(Ready::Stopped(gave_up));
             }
             match read(self.open(name)?.sock.as_raw_fd(), MsgFlags::MSG_DONTWAIT) {

@@ -8,9 +8,11 @@ pub mod errno;
 mod exec_conn;
 mod exec_info;
 mod exec_io;
+mod exec_opt;
 mod exec_sendall;
 mod exec_wait;
 pub mod payload;
+pub mod sysctl;
 pub mod tokens;
 
 use std::net::SocketAddr;
@@ -218,6 +220,7 @@ impl Lab {
             Command::Shutdown { sock, how } => self.shutdown(sock, *how),
             Command::Opt { sock, opt, value } => self.opt(sock, *opt, value.as_deref()),
             Command::Sockets => self.sockets(),
+            Command::Sysctl { name } => self.sysctl(name),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }
@@ -239,6 +242,28 @@ impl Lab {
         let s = find_open(entries, name).ok_or_else(|| format!("no socket named '{name}'"))?;
         let announce = || sink.emit(&waiting_notice(name, what, timeout));
         cancel::wait_fd_announced(s.sock.as_fd(), events, timeout, announce).map_err(|e| e.to_string())
+    }
+
+    /// How long a call on `name` may wait: `--timeout` if given, else the
+    /// socket's own SO_RCVTIMEO / SO_SNDTIMEO, else netlab's default. `None`
+    /// when the socket is non-blocking: the call must not wait at all.
+    fn patience(&self, name: &str, asked: Option<Duration>, writing: bool) -> Result<Option<Duration>, String> {
+        let sock = &self.open(name)?.sock;
+        if sock.nonblocking().map_err(|e| e.to_string())? {
+            return Ok(None);
+        }
+        let own = if writing { sock.write_timeout() } else { sock.read_timeout() };
+        Ok(Some(asked.or(own.map_err(|e| e.to_string())?).unwrap_or(DEFAULT_TIMEOUT)))
+    }
+
+    /// A call on a non-blocking socket that would have had to wait.
+    fn would_block(&mut self, sock: &str, call: &str, err: &std::io::Error, why: String) -> Outcome {
+        let mut result = errno::call_error(err);
+        if let CallResult::Err { why: w, .. } = &mut result {
+            *w = Some(why);
+        }
+        self.call(sock, call, result.clone());
+        Outcome::of(sock, result)
     }
 
     /// Close every socket and forget every name.
@@ -306,17 +331,18 @@ impl Lab {
         Outcome::of(name, result)
     }
 
-    /// Wait until `name` is readable. `Ok(None)`: it is. `Ok(Some(_))`: the
-    /// timeout or Ctrl-C came first, already reported as `call` failing.
+    /// Wait up to `left` of the call's `timeout` until `name` is readable.
+    /// `Ok(None)`: it is. `Ok(Some(_))`: the timeout or Ctrl-C came first,
+    /// already reported as `call` failing.
     fn until_readable(
         &mut self,
         name: &str,
         call: &str,
-        timeout: Duration,
+        (left, timeout): (Duration, Duration),
         what: &str,
         missing: &str,
     ) -> Result<Option<Outcome>, String> {
-        let waited = self.wait_on(name, PollFlags::POLLIN, timeout, what)?;
+        let waited = self.wait_on(name, PollFlags::POLLIN, left, what)?;
         Ok((!matches!(waited, Waited::Ready(_))).then(|| self.gave_up(name, call, waited, timeout, missing, true)))
     }
 

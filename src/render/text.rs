@@ -30,6 +30,10 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
             state.bold().magenta(),
             meaning
         ))],
+        Event::Setting { name, value, about } => {
+            let about = if about.is_empty() { String::new() } else { format!("  {}", about.dimmed()) };
+            vec![pre(format!("{} {name} = {}{about}", "sysctl".dimmed(), value.bold()))]
+        }
         Event::Table { rows } => table::render(rows),
         Event::Verdict { ok: true, text } => vec![format!("{} {text}", "✓".green().bold()).green().to_string()],
         Event::Verdict { ok: false, text } => vec![format!("{} {text}", "✗".red().bold()).red().to_string()],
