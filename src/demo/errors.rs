@@ -109,19 +109,33 @@ fn broken_pipe(lab: &mut Lab) -> Result<(), String> {
 }
 
 fn timeout(lab: &mut Lab) -> Result<(), String> {
-    lab.heading("EAGAIN after a receive timeout");
+    lab.heading("EAGAIN after a receive timeout (SO_RCVTIMEO)");
     must(lab, "tcp connect srv as e")?;
     must(lab, "accept srv as f")?;
-    lab.say("Nobody sends to f. A recv() with a 100 ms limit:");
-    let out = lab.run_shown("recv f --timeout 100");
-    expect_errno(lab, &out, "EAGAIN", "the timed-out recv() fails with");
+    lab.say(
+        "Nobody sends to f. SO_RCVTIMEO bounds how long a blocking recv() waits; Python's\n\
+         f.settimeout(0.1) does the same job, and raises socket.timeout (TimeoutError) instead.",
+    );
+    must(lab, "opt f rcvtimeo 100")?;
+    let out = lab.run_shown("recv f");
+    expect_errno(lab, &out, "EAGAIN", "after 100 ms of silence, recv() fails with");
+    lab.say(
+        "Not a broken connection: nothing arrived in time. Try again, or give up on the peer\n\
+         when your own deadline has passed.",
+    );
     Ok(())
 }
 
 fn would_block(lab: &mut Lab) -> Result<(), String> {
-    lab.heading("EAGAIN on a non-blocking socket");
-    lab.say("Still nothing to read on f.");
-    let out = lab.run_shown("recv f --timeout 0");
-    expect_errno(lab, &out, "EAGAIN", "a recv() that may not wait fails at once with");
+    lab.heading("EAGAIN on a non-blocking socket (O_NONBLOCK)");
+    lab.say("A non-blocking socket never waits: with nothing to read, recv() returns at once.");
+    must(lab, "opt f nonblock on")?;
+    let out = lab.run_shown("recv f");
+    expect_errno(lab, &out, "EAGAIN", "recv() on an empty non-blocking socket fails at once with");
+    lab.say(
+        "Same errno, different cause: EAGAIN (also named EWOULDBLOCK) means \"this call would have\n\
+         blocked\". Wait for readiness with poll/select/epoll, then call again; calling recv()\n\
+         in a tight loop just burns CPU.",
+    );
     Ok(())
 }

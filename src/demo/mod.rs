@@ -8,6 +8,7 @@
 mod byteorder;
 mod echo;
 mod errors;
+mod partial;
 mod sticky;
 mod timewait;
 mod udp;
@@ -47,6 +48,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "sticky packets: two sends in one recv, one send in many, and the fix",
         lesson: "sticky-packets",
         run: sticky::run,
+    },
+    DemoInfo {
+        name: "partial",
+        title: "partial writes: send() queues what fits; a send-all loop sends the rest",
+        lesson: "partial-writes",
+        run: partial::run,
     },
     DemoInfo {
         name: "udp",

@@ -133,7 +133,9 @@ pub enum Command {
         value: Option<String>,
     },
     Sockets,
-    Sysctl { name: String },
+    Sysctl {
+        name: String,
+    },
 }
 
 /// One line of `help`: the command word(s), usage, and what it does.
