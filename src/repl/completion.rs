@@ -44,7 +44,9 @@ impl NetlabHelper {
                 all.extend(words(&REPL_WORDS));
                 all
             }
-            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt"] => socks(),
+            [
+                "accept" | "send" | "sendall" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt",
+            ] => socks(),
             ["sendto", _] => socks(),
             ["opt", _] => words(&SockOpt::NAMES),
             ["opt", _, "reuseaddr" | "nodelay" | "nonblock"] => words(&["on", "off"]),
@@ -53,6 +55,7 @@ impl NetlabHelper {
             ["shutdown", _] => words(&["read", "write", "both"]),
             ["wait", _] => words(&["readable", "state"]),
             ["wait", _, "state"] => words(&STATES),
+            ["sendall", .., "--reader"] => socks(),
             [.., "as"] => Vec::new(),
             _ => Vec::new(),
         }
