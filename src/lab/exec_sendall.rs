@@ -11,7 +11,7 @@
 //! finishing, with the bytes compared one for one at the other end.
 
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -76,12 +76,6 @@ impl SendAllReport {
     }
 }
 
-/// Where the sending thread's progress meets the reading thread.
-struct Progress {
-    sent: AtomicUsize,
-    done: AtomicBool,
-}
-
 impl Lab {
     pub(super) fn send_all(
         &mut self,
@@ -126,35 +120,32 @@ impl Lab {
             Kind::Listener => return Err(format!("'{name}' is listening: sendall on a connected socket")),
             Kind::Udp => return Err(format!("'{name}' is UDP: each sendto is a whole datagram, no loop needed")),
         }
-        // Bytes sent earlier and not yet read reach the reader first.
-        let mut earlier = 0;
         if let Some(r) = reader {
             let rs = self.open(r)?;
             if rs.kind != Kind::Stream || rs.peer != Some(s.local) {
                 return Err(format!("--reader {r} must be the other end of {name}'s connection"));
             }
-            earlier = queues::bytes_readable(rs.sock.as_fd()).map_err(|e| e.to_string())?
-                + queues::bytes_unsent(s.sock.as_fd()).map_err(|e| e.to_string())?;
         }
         let deadline = Instant::now() + timeout.unwrap_or(DEFAULT_TIMEOUT);
         let Lab { entries, sink, .. } = self;
         let sender = super::find_open(entries, name).ok_or("the socket vanished")?;
         let peer = reader.and_then(|r| super::find_open(entries, r));
-        let progress = Progress { sent: AtomicUsize::new(0), done: AtomicBool::new(false) };
+        // Set when the sender has made its last call.
+        let done = AtomicBool::new(false);
         let (go, start) = mpsc::channel::<()>();
         let mut log = CallLog { sink: sink.as_mut(), name, shown: 0, hidden: 0 };
         let (mut report, drained) = std::thread::scope(|scope| {
             let draining = peer.map(|p| {
-                let progress = &progress;
+                let done = &done;
                 scope.spawn(move || {
                     // Wait until the sender blocks (or finishes): a dropped
                     // channel is the signal.
                     let _ = start.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-                    drain(p, progress, earlier, deadline + DEFAULT_TIMEOUT)
+                    drain(p, sender, done, deadline + DEFAULT_TIMEOUT)
                 })
             });
-            let report = send_loop(sender, data, deadline, &progress, &mut log, go, reader);
-            progress.done.store(true, Ordering::SeqCst);
+            let report = send_loop(sender, data, deadline, &mut log, go, reader);
+            done.store(true, Ordering::SeqCst);
             (report, draining.map(|h| h.join()))
         });
         let hidden = log.hidden;
@@ -169,8 +160,10 @@ impl Lab {
                 Ok(Err(e)) => return Err(format!("the reader's recv failed: {e}")),
                 Err(_) => return Err("the reading thread panicked".into()),
             };
-            let got = got.get(earlier..).unwrap_or_default().to_vec();
+            // Bytes sent before sendall began, and not read, came first.
             let sent = &data[..report.sent];
+            let earlier = got.len().saturating_sub(sent.len());
+            let got = got[earlier..].to_vec();
             let result = match got.iter().zip(sent).position(|(a, b)| a != b) {
                 _ if got.len() != sent.len() => {
                     CallResult::Failed { why: format!("got {} bytes, but {} were queued", got.len(), sent.len()) }
@@ -216,7 +209,6 @@ fn send_loop(
     sender: &LabSocket,
     data: &[u8],
     deadline: Instant,
-    progress: &Progress,
     log: &mut CallLog<'_>,
     go: mpsc::Sender<()>,
     reader: Option<&str>,
@@ -231,7 +223,6 @@ fn send_loop(
             Ok(n) => {
                 report.sent += n;
                 report.counts.push(n);
-                progress.sent.store(report.sent, Ordering::SeqCst);
                 let detail = if n < rest.len() {
                     format!("{n} bytes queued — partial: {} not sent yet, still ours to send", rest.len() - n)
                 } else {
@@ -298,20 +289,27 @@ fn gave_up(waited: Waited, report: &SendAllReport, waited_for: Duration) -> Call
     }
 }
 
-/// The peer's side: recv() until every byte sent (plus `earlier`) arrived,
-/// EOF, or the deadline. Returns the bytes and the number of recv() calls.
+/// The peer's side: recv() until the sender is done and nothing is left in
+/// flight (the sender's SIOCOUTQ and the reader's FIONREAD both 0), EOF,
+/// or the deadline. Returns the bytes and the number of recv() calls.
 fn drain(
     peer: &LabSocket,
-    progress: &Progress,
-    earlier: usize,
+    sender: &LabSocket,
+    done: &AtomicBool,
     deadline: Instant,
 ) -> std::io::Result<(Vec<u8>, usize)> {
     let mut got = Vec::new();
     let mut calls = 0;
     let mut buf = vec![0u8; READ_SIZE];
     loop {
-        let all_in = got.len() >= earlier + progress.sent.load(Ordering::SeqCst);
-        if (progress.done.load(Ordering::SeqCst) && all_in) || Instant::now() >= deadline {
+        // Checked in this order: once the sender is done, SIOCOUTQ only
+        // falls, and a byte acknowledged is already in the reader's queue.
+        let all_in = || {
+            done.load(Ordering::SeqCst)
+                && queues::bytes_unsent(sender.sock.as_fd()).is_ok_and(|n| n == 0)
+                && queues::bytes_readable(peer.sock.as_fd()).is_ok_and(|n| n == 0)
+        };
+        if all_in() || Instant::now() >= deadline {
             return Ok((got, calls));
         }
         // Short slices: the sender may finish while nothing is readable.
