@@ -16,7 +16,7 @@ pub fn run(lab: &mut Lab) -> Result<(), String> {
     lab.heading("a sender with small buffers, and a peer that does not read");
     must(lab, "tcp listen as srv")?;
     lab.say(format!(
-        "SO_RCVBUF goes on the listener, before any client connects: accepted sockets inherit it,\n\
+        "SO_RCVBUF goes on the listener, before any client connects: accepted sockets copy it,\n\
          and the handshake fixes the window scale from it. {BUF} bytes (Linux doubles it)."
     ));
     must(lab, &format!("opt srv rcvbuf {BUF}"))?;
