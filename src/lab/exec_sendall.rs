@@ -126,7 +126,8 @@ impl Lab {
                 return Err(format!("--reader {r} must be the other end of {name}'s connection"));
             }
         }
-        let deadline = Instant::now() + timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let limit = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let deadline = Instant::now() + limit;
         let Lab { entries, sink, .. } = self;
         let sender = super::find_open(entries, name).ok_or("the socket vanished")?;
         let peer = reader.and_then(|r| super::find_open(entries, r));
@@ -144,7 +145,7 @@ impl Lab {
                     drain(p, sender, done, deadline + DEFAULT_TIMEOUT)
                 })
             });
-            let report = send_loop(sender, data, deadline, &mut log, go, reader);
+            let report = send_loop(sender, data, (deadline, limit), &mut log, go, reader);
             done.store(true, Ordering::SeqCst);
             (report, draining.map(|h| h.join()))
         });
@@ -208,7 +209,7 @@ impl CallLog<'_> {
 fn send_loop(
     sender: &LabSocket,
     data: &[u8],
-    deadline: Instant,
+    (deadline, limit): (Instant, Duration),
     log: &mut CallLog<'_>,
     go: mpsc::Sender<()>,
     reader: Option<&str>,
@@ -257,7 +258,7 @@ fn send_loop(
         match cancel::wait_fd(sender.sock.as_fd(), PollFlags::POLLOUT, left) {
             Ok(Waited::Ready(_)) => {}
             Ok(waited) => {
-                report.result = Some(gave_up(waited, &report, left));
+                report.result = Some(gave_up(waited, &report, limit));
                 return report;
             }
             Err(e) => {
@@ -275,11 +276,11 @@ fn send_loop(
     report
 }
 
-fn gave_up(waited: Waited, report: &SendAllReport, waited_for: Duration) -> CallResult {
+fn gave_up(waited: Waited, report: &SendAllReport, limit: Duration) -> CallResult {
     let rest = report.asked - report.sent;
     let stopped = match waited {
         Waited::Cancelled => "cancelled with Ctrl-C".to_string(),
-        _ => format!("no room for {} ms (is the peer reading?)", waited_for.as_millis()),
+        _ => format!("still no room when its {} ms were up (is the peer reading?)", limit.as_millis()),
     };
     CallResult::Failed {
         why: format!(
