@@ -193,9 +193,41 @@ fn partial_writes_queue_what_fits_then_the_loop_delivers_every_byte_every_run() 
     }
 }
 
+/// The address a call's detail starts with (getsockname, getpeername).
+fn addr_detail(events: &[Event], sock: &str, call: &str) -> std::net::SocketAddr {
+    let results = calls(events, sock, call);
+    let first = results.first().unwrap_or_else(|| panic!("no {call} on {sock}"));
+    detail(first).split_whitespace().next().and_then(|w| w.parse().ok()).expect("an address")
+}
+
+#[test]
+fn ports_shows_the_range_both_ends_refusals_localhost_and_eacces_every_run() {
+    let range = netlab::lab::ports::ephemeral_range().expect("ip_local_port_range");
+    let start = netlab::lab::ports::unprivileged_port_start().expect("ip_unprivileged_port_start");
+    for events in run_many("ports") {
+        assert!(range.contains(&addr_detail(&events, "srv", "getsockname").port()), "port 0 → the range");
+        let cli_local = addr_detail(&events, "cli", "getsockname");
+        assert!(range.contains(&cli_local.port()), "the client's source port is ephemeral");
+        assert_eq!(addr_detail(&events, "cli", "getpeername"), addr_detail(&events, "conn", "getsockname"));
+        assert_eq!(addr_detail(&events, "conn", "getpeername"), cli_local);
+        assert_eq!(detail(calls(&events, "srv", "getpeername")[0]), "ENOTCONN");
+        for sock in ["late", "c4"] {
+            assert_eq!(detail(calls(&events, sock, "connect(")[0]), "ECONNREFUSED", "{sock}");
+        }
+        let resolved = detail(calls(&events, "resolve", "getaddrinfo(\"localhost\"")[0]).to_string();
+        assert!(resolved.contains("127.0.0.1") || resolved.contains("::1"), "{resolved}");
+        let bind = calls(&events, "web", "bind(127.0.0.1:80)");
+        if start > 80 {
+            assert!(matches!(bind[0], CallResult::Err { errno, .. } if errno == "EACCES"), "{bind:?}");
+        } else {
+            assert!(matches!(bind[0], CallResult::Failed { .. }), "not tried: {bind:?}");
+        }
+    }
+}
+
 #[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = ["echo", "sticky", "timewait", "udp", "byteorder", "errors", "partial"];
+    let tested = ["echo", "ports", "sticky", "timewait", "udp", "byteorder", "errors", "partial"];
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }

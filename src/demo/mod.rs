@@ -9,6 +9,7 @@ mod byteorder;
 mod echo;
 mod errors;
 mod partial;
+mod ports;
 mod sticky;
 mod timewait;
 mod udp;
@@ -30,6 +31,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "an echo-upper server and its client, one system call at a time",
         lesson: "hello-echo",
         run: echo::run,
+    },
+    DemoInfo {
+        name: "ports",
+        title: "port 0, both ends of a connection, 127.0.0.1 vs ::1, refused and privileged ports",
+        lesson: "addresses-ports",
+        run: ports::run,
     },
     DemoInfo {
         name: "byteorder",

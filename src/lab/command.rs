@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::addr::AddrSpec;
 use super::payload::{IntFormat, Payload};
+pub use super::resolve::IpFamily;
 use super::tokens::{self, Args};
 use crate::wire::kernel::TcpState;
 
@@ -64,78 +65,24 @@ pub enum WaitFor {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    TcpListen {
-        addr: Option<AddrSpec>,
-        name: Option<String>,
-        reuseaddr: bool,
-        backlog: i32,
-    },
-    TcpConnect {
-        target: AddrSpec,
-        name: Option<String>,
-        timeout: Option<Duration>,
-    },
-    Accept {
-        listener: String,
-        name: Option<String>,
-        timeout: Option<Duration>,
-    },
-    UdpBind {
-        addr: Option<AddrSpec>,
-        name: Option<String>,
-    },
-    Send {
-        sock: String,
-        payload: Payload,
-        timeout: Option<Duration>,
-    },
-    /// send() in a loop until every byte is queued; `reader`, if given,
-    /// starts draining the peer once the sender is blocked.
-    SendAll {
-        sock: String,
-        payload: Payload,
-        timeout: Option<Duration>,
-        reader: Option<String>,
-    },
-    SendTo {
-        sock: String,
-        target: AddrSpec,
-        payload: Payload,
-    },
-    Recv {
-        sock: String,
-        size: usize,
-        peek: bool,
-        timeout: Option<Duration>,
-        decode: Option<IntFormat>,
-    },
-    RecvFrom {
-        sock: String,
-        size: usize,
-        peek: bool,
-        timeout: Option<Duration>,
-    },
-    Wait {
-        sock: String,
-        until: WaitFor,
-        timeout: Option<Duration>,
-    },
-    Close {
-        sock: String,
-    },
-    Shutdown {
-        sock: String,
-        how: ShutdownHow,
-    },
-    Opt {
-        sock: String,
-        opt: SockOpt,
-        value: Option<String>,
-    },
+    TcpListen { addr: Option<AddrSpec>, name: Option<String>, reuseaddr: bool, backlog: i32 },
+    TcpConnect { target: AddrSpec, name: Option<String>, timeout: Option<Duration> },
+    Accept { listener: String, name: Option<String>, timeout: Option<Duration> },
+    UdpBind { addr: Option<AddrSpec>, name: Option<String> },
+    Send { sock: String, payload: Payload, timeout: Option<Duration> },
+    SendAll { sock: String, payload: Payload, timeout: Option<Duration>, reader: Option<String> },
+    SendTo { sock: String, target: AddrSpec, payload: Payload },
+    Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
+    RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
+    Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
+    Close { sock: String },
+    Shutdown { sock: String, how: ShutdownHow },
+    Opt { sock: String, opt: SockOpt, value: Option<String> },
     Sockets,
-    Sysctl {
-        name: String,
-    },
+    Sysctl { name: String },
+    Resolve { host: String, family: Option<IpFamily> },
+    Addr { sock: String },
+    BindUnprivileged { addr: AddrSpec, name: Option<String> },
 }
 
 /// One line of `help`: the command word(s), usage, and what it does.
@@ -148,8 +95,8 @@ pub struct CommandHelp {
 pub const COMMANDS: &[CommandHelp] = &[
     CommandHelp {
         name: "tcp listen",
-        usage: "tcp listen [ADDR] [as NAME] [--no-reuseaddr] [--backlog N]",
-        about: "socket + SO_REUSEADDR + bind + listen (ADDR defaults to 127.0.0.1:0)",
+        usage: "tcp listen [ADDR] [as NAME] [--no-reuseaddr] [--backlog N] [--unprivileged]",
+        about: "socket + SO_REUSEADDR + bind + listen (ADDR defaults to 127.0.0.1:0); --unprivileged tries bind() as an ordinary user",
     },
     CommandHelp {
         name: "tcp connect",
@@ -212,6 +159,16 @@ pub const COMMANDS: &[CommandHelp] = &[
         name: "sysctl",
         usage: "sysctl NAME",
         about: "read a kernel network setting, e.g. sysctl net.core.somaxconn",
+    },
+    CommandHelp {
+        name: "addr",
+        usage: "addr SOCK",
+        about: "getsockname + getpeername: this end's address and the other end's",
+    },
+    CommandHelp {
+        name: "resolve",
+        usage: "resolve HOST [--family 4|6]",
+        about: "getaddrinfo: every address a numeric or /etc/hosts name gives (never DNS)",
     },
 ];
 
@@ -287,6 +244,24 @@ impl Command {
                 tokens::check_name(sock)?;
                 Ok(Command::Opt { sock: sock.clone(), opt: SockOpt::parse(opt)?, value })
             }
+            "addr" => {
+                let a = Args::parse(rest, &[], &[])?;
+                if a.name.is_some() {
+                    return Err("addr makes no socket, so it takes no `as NAME`".into());
+                }
+                Ok(Command::Addr { sock: one_sock(&a.positional, "addr SOCK")? })
+            }
+            "resolve" => {
+                let a = Args::parse(rest, &["family"], &[])?;
+                let [host] = a.positional.as_slice() else {
+                    return Err("usage: resolve HOST [--family 4|6], e.g. resolve localhost".into());
+                };
+                if a.name.is_some() {
+                    return Err("resolve makes no socket, so it takes no `as NAME`".into());
+                }
+                let family = a.value("family").map(IpFamily::parse).transpose()?;
+                Ok(Command::Resolve { host: host.clone(), family })
+            }
             "sockets" | "ss" if rest.is_empty() => Ok(Command::Sockets),
             "sockets" | "ss" => Err("sockets takes no arguments".into()),
             "sysctl" => match rest {
@@ -308,6 +283,9 @@ impl Command {
             self,
             Command::Sockets
                 | Command::Sysctl { .. }
+                | Command::Resolve { .. }
+                | Command::Addr { .. }
+                | Command::BindUnprivileged { .. }
                 | Command::Wait { .. }
                 | Command::Opt { value: None, .. }
                 | Command::Recv { peek: true, .. }
@@ -321,7 +299,7 @@ impl Command {
             Command::TcpListen { name, .. } | Command::TcpConnect { name, .. } | Command::UdpBind { name, .. } => {
                 name.as_deref()
             }
-            Command::Accept { name, .. } => name.as_deref(),
+            Command::Accept { name, .. } | Command::BindUnprivileged { name, .. } => name.as_deref(),
             Command::Send { sock, .. }
             | Command::SendAll { sock, .. }
             | Command::SendTo { sock, .. }
@@ -330,8 +308,9 @@ impl Command {
             | Command::Wait { sock, .. }
             | Command::Close { sock }
             | Command::Shutdown { sock, .. }
-            | Command::Opt { sock, .. } => Some(sock),
-            Command::Sockets | Command::Sysctl { .. } => None,
+            | Command::Opt { sock, .. }
+            | Command::Addr { sock } => Some(sock),
+            Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
         }
     }
 }
@@ -339,8 +318,14 @@ impl Command {
 fn parse_tcp(rest: &[String]) -> Result<Command, String> {
     match rest.first().map(String::as_str) {
         Some("listen") => {
-            let a = Args::parse(&rest[1..], &["backlog"], &["no-reuseaddr"])?;
+            let a = Args::parse(&rest[1..], &["backlog"], &["no-reuseaddr", "unprivileged"])?;
             let addr = optional_addr(&a.positional, "tcp listen [ADDR] [as NAME]")?;
+            if a.has("unprivileged") {
+                // A separate command: it never makes a listener, only tries the bind.
+                let addr =
+                    addr.ok_or("--unprivileged wants a privileged port, e.g. tcp listen 127.0.0.1:80 --unprivileged")?;
+                return Ok(Command::BindUnprivileged { addr, name: a.name.clone() });
+            }
             let backlog = a.number::<i32>("backlog")?.unwrap_or(128);
             if !(0..=65535).contains(&backlog) {
                 return Err("--backlog wants 0..65535".into());

@@ -12,6 +12,9 @@ mod exec_opt;
 mod exec_sendall;
 mod exec_wait;
 pub mod payload;
+pub mod ports;
+pub mod privileged;
+pub mod resolve;
 pub mod sysctl;
 pub mod tokens;
 
@@ -221,6 +224,9 @@ impl Lab {
             Command::Opt { sock, opt, value } => self.opt(sock, *opt, value.as_deref()),
             Command::Sockets => self.sockets(),
             Command::Sysctl { name } => self.sysctl(name),
+            Command::Resolve { host, family } => self.resolve_host(host, *family),
+            Command::Addr { sock } => self.addr(sock),
+            Command::BindUnprivileged { addr, name } => self.bind_unprivileged(addr, name.as_deref()),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }

@@ -44,9 +44,13 @@ impl NetlabHelper {
                 all.extend(words(&REPL_WORDS));
                 all
             }
-            [
-                "accept" | "send" | "sendall" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt",
-            ] => socks(),
+            ["accept" | "send" | "sendto" | "recv" | "recvfrom" | "wait" | "close" | "shutdown" | "opt" | "addr"] => {
+                socks()
+            }
+            ["resolve"] => words(&["localhost", "127.0.0.1", "::1"]),
+            ["resolve", _] => words(&["--family"]),
+            ["resolve", _, "--family"] => words(&["4", "6"]),
+            ["sendall"] => socks(),
             ["sendto", _] => socks(),
             ["opt", _] => words(&SockOpt::NAMES),
             ["opt", _, "reuseaddr" | "nodelay" | "nonblock"] => words(&["on", "off"]),
@@ -120,5 +124,7 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
+        assert_eq!(h.candidates(&["addr"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["resolve", "localhost", "--family"]), vec!["4", "6"]);
     }
 }
