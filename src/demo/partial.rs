@@ -10,19 +10,21 @@ use super::must;
 use crate::lab::Lab;
 
 const SIZE: usize = 200_000;
-const BUF: usize = 4096;
+const RCVBUF: usize = 4096;
+/// Bigger than the receiver's window, so bytes must wait in SIOCOUTQ.
+const SNDBUF: usize = 16384;
 
 pub fn run(lab: &mut Lab) -> Result<(), String> {
     lab.heading("a sender with small buffers, and a peer that does not read");
     must(lab, "tcp listen as srv")?;
     lab.say(format!(
         "SO_RCVBUF goes on the listener, before any client connects: accepted sockets copy it,\n\
-         and the handshake fixes the window scale from it. {BUF} bytes (Linux doubles it)."
+         and the handshake fixes the window scale from it. {RCVBUF} bytes (Linux doubles it)."
     ));
-    must(lab, &format!("opt srv rcvbuf {BUF}"))?;
+    must(lab, &format!("opt srv rcvbuf {RCVBUF}"))?;
     must(lab, "tcp connect srv as cli")?;
     must(lab, "accept srv as conn")?;
-    must(lab, &format!("opt cli sndbuf {BUF}"))?;
+    must(lab, &format!("opt cli sndbuf {SNDBUF}"))?;
     must(lab, "opt cli nonblock on")?;
 
     lab.heading("one send() of 200000 bytes");
@@ -34,7 +36,7 @@ pub fn run(lab: &mut Lab) -> Result<(), String> {
     );
     let (_, queued) = lab.queues("cli").unwrap_or_default();
     must(lab, "sockets")?;
-    lab.verdict(queued > 0, format!("{queued} bytes sit in cli's send queue (SIOCOUTQ): sent, not yet acknowledged"));
+    lab.verdict(queued > 0, format!("{queued} bytes wait in cli's send queue (SIOCOUTQ): not yet acknowledged — most not even sent, conn's window is full"));
     lab.say(format!(
         "Nothing was lost. The other {} bytes were simply not sent; they are still in the\n\
          program's own buffer, and sending them is the program's job. That is what \"send() may\n\
@@ -51,7 +53,7 @@ pub fn run(lab: &mut Lab) -> Result<(), String> {
     );
     must(lab, "tcp connect srv as cli2")?;
     must(lab, "accept srv as conn2")?;
-    must(lab, &format!("opt cli2 sndbuf {BUF}"))?;
+    must(lab, &format!("opt cli2 sndbuf {SNDBUF}"))?;
     let (report, data) = lab.run_sendall(&format!("sendall cli2 count:{SIZE} --reader conn2"))?;
     let first_call = report.counts.first().copied().unwrap_or(0);
     lab.verdict(
