@@ -158,7 +158,10 @@ impl Lab {
         if let (Some(r), Some(drained)) = (reader, drained) {
             let (got, calls) = match drained {
                 Ok(Ok(got)) => got,
-                Ok(Err(e)) => return Err(format!("the reader's recv failed: {e}")),
+                Ok(Err(e)) => {
+                    self.call(r, format!("recv({READ_SIZE})"), super::errno::call_error(&e));
+                    return Ok(report);
+                }
                 Err(_) => return Err("the reading thread panicked".into()),
             };
             // Bytes sent before sendall began, and not read, came first.
