@@ -226,8 +226,32 @@ fn ports_shows_the_range_both_ends_refusals_localhost_and_eacces_every_run() {
 }
 
 #[test]
+fn unix_shows_boundaries_socket_files_abstract_names_and_permissions_every_run() {
+    let errno = |r: &CallResult| match r {
+        CallResult::Err { errno, .. } => errno.clone(),
+        _ => "ok".into(),
+    };
+    for events in run_many("unix") {
+        assert_eq!(received(&events, "s2"), vec![&b"onetwo"[..]], "stream merges");
+        assert_eq!(received(&events, "q2"), vec![&b"one"[..], b"two", b"hell"], "seqpacket keeps boundaries");
+        assert!(calls(&events, "q2", "recv(4)").iter().any(|r| detail(r).contains("the message was 11 bytes")));
+        assert_eq!(received(&events, "d2"), vec![&b"one"[..], b"two"], "dgram keeps boundaries");
+        let binds: Vec<String> = calls(&events, "srv2", "bind(").into_iter().map(errno).collect();
+        assert_eq!(binds, ["EADDRINUSE", "ok"], "rebind fails until unlinked");
+        assert_eq!(errno(calls(&events, "late", "connect(")[0]), "ECONNREFUSED", "the abstract name is gone");
+        assert_eq!(errno(calls(&events, "usercli", "connect(")[0]), "EACCES", "mode 0000 without the capability");
+        assert!(calls(&events, "owner", "connect(")[0].is_ok(), "mode 0600 as the owner");
+        // The private directory, named in the first bind, went with the lab.
+        let made = calls(&events, "srv", "bind(");
+        let file = detail(made[0]).strip_prefix("made the socket file ").expect("a socket file");
+        let dir = std::path::Path::new(file).parent().expect("a directory");
+        assert!(!dir.exists(), "{} was left behind", dir.display());
+    }
+}
+
+#[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = ["echo", "ports", "sticky", "timewait", "udp", "byteorder", "errors", "partial"];
+    let tested = ["echo", "ports", "sticky", "timewait", "udp", "byteorder", "errors", "partial", "unix"];
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }

@@ -13,6 +13,7 @@ mod ports;
 mod sticky;
 mod timewait;
 mod udp;
+mod unix;
 
 use crate::event::Event;
 use crate::lab::{Lab, Outcome};
@@ -73,6 +74,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "ECONNREFUSED, ECONNRESET, EPIPE and EAGAIN, each made to happen",
         lesson: "errors",
         run: errors::run,
+    },
+    DemoInfo {
+        name: "unix",
+        title: "unix-domain sockets: stream vs seqpacket, socketpair, socket files, abstract names, permissions",
+        lesson: "unix-sockets",
+        run: unix::run,
     },
 ];
 

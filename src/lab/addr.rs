@@ -10,12 +10,17 @@ pub enum AddrSpec {
     Addr(SocketAddr),
     /// Another socket (even a closed one): its local address.
     Name(String),
+    /// A unix-domain address (`@name`, or a path with a `/`), for sendto.
+    Unix(super::command_unix::UnixSpec),
 }
 
 pub const LOOPBACK_ANY_PORT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
 impl AddrSpec {
     pub fn parse(word: &str) -> Result<AddrSpec, String> {
+        if word.starts_with('@') || word.contains('/') {
+            return super::command_unix::UnixSpec::parse(word).map(AddrSpec::Unix);
+        }
         if let Ok(addr) = word.parse::<SocketAddr>() {
             return Ok(AddrSpec::Addr(addr));
         }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::addr::AddrSpec;
+use super::command_unix::{self, UnixCommand};
 use super::payload::{IntFormat, Payload};
 pub use super::resolve::IpFamily;
 use super::tokens::{self, Args};
@@ -83,6 +84,7 @@ pub enum Command {
     Resolve { host: String, family: Option<IpFamily> },
     Addr { sock: String },
     BindUnprivileged { addr: AddrSpec, name: Option<String> },
+    Unix(UnixCommand),
 }
 
 /// One line of `help`: the command word(s), usage, and what it does.
@@ -170,6 +172,37 @@ pub const COMMANDS: &[CommandHelp] = &[
         usage: "resolve HOST [--family 4|6]",
         about: "getaddrinfo: every address a numeric or /etc/hosts name gives (never DNS)",
     },
+    CommandHelp {
+        name: "unix listen",
+        usage: "unix listen [PATH|@NAME] [as NAME] [--seqpacket]",
+        about: "AF_UNIX socket + bind + listen (PATH defaults to NAME.sock in netlab's private dir; @NAME: abstract, no file)",
+    },
+    CommandHelp {
+        name: "unix connect",
+        usage: "unix connect PATH|@NAME|SOCK [as NAME] [--seqpacket] [--unprivileged]",
+        about: "AF_UNIX socket + connect; --unprivileged drops root's CAP_DAC_OVERRIDE for it, so file permissions apply",
+    },
+    CommandHelp {
+        name: "unix bind",
+        usage: "unix bind [PATH|@NAME] [as NAME]",
+        about: "an AF_UNIX SOCK_DGRAM socket bound to PATH (use sendto / recvfrom)",
+    },
+    CommandHelp {
+        name: "unix unlink",
+        usage: "unix unlink PATH|SOCK",
+        about: "unlink() a socket file, so its path can be bound again",
+    },
+    CommandHelp {
+        name: "unix chmod",
+        usage: "unix chmod PATH|SOCK MODE",
+        about: "chmod() a socket file, e.g. 600; connect() needs write permission on it",
+    },
+    CommandHelp { name: "unix files", usage: "unix files", about: "the socket files netlab made that still exist" },
+    CommandHelp {
+        name: "socketpair",
+        usage: "socketpair [stream|dgram|seqpacket] [as A B]",
+        about: "two connected AF_UNIX sockets, no names, no listen/accept",
+    },
 ];
 
 /// Payload syntax reminder shown by `help send`.
@@ -244,6 +277,8 @@ impl Command {
                 tokens::check_name(sock)?;
                 Ok(Command::Opt { sock: sock.clone(), opt: SockOpt::parse(opt)?, value })
             }
+            "unix" => command_unix::parse_unix(rest).map(Command::Unix),
+            "socketpair" => command_unix::parse_socketpair(rest).map(Command::Unix),
             "addr" => {
                 let a = Args::parse(rest, &[], &[])?;
                 if a.name.is_some() {
@@ -290,6 +325,7 @@ impl Command {
                 | Command::Opt { value: None, .. }
                 | Command::Recv { peek: true, .. }
                 | Command::RecvFrom { peek: true, .. }
+                | Command::Unix(UnixCommand::Files)
         )
     }
 
@@ -311,6 +347,7 @@ impl Command {
             | Command::Opt { sock, .. }
             | Command::Addr { sock } => Some(sock),
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
+            Command::Unix(u) => u.subject(),
         }
     }
 }

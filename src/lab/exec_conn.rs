@@ -136,6 +136,9 @@ impl Lab {
         timeout: Option<Duration>,
     ) -> Result<Outcome, String> {
         let l = self.open(listener)?;
+        if l.kind == Kind::Unix(super::UnixKind::Listener) {
+            return self.unix_accept(listener, name, timeout);
+        }
         if l.kind != Kind::Listener {
             return Err(format!("'{listener}' is not listening: accept works on a socket made by tcp listen"));
         }
@@ -176,6 +179,7 @@ impl Lab {
     }
 
     pub(super) fn close(&mut self, name: &str) -> Result<Outcome, String> {
+        let file_left = self.unix_file_left(name);
         let s = self.open(name)?;
         let linger = s.sock.linger().ok().flatten();
         // With SO_LINGER on, close() blocks until unsent data is acknowledged
@@ -191,12 +195,15 @@ impl Lab {
         }
         let entry = self.entries.iter_mut().find(|e| e.name == name).ok_or_else(|| format!("no socket '{name}'"))?;
         if let Slot::Open(s) = &entry.slot {
-            entry.slot = Slot::Closed { kind: s.kind, local: s.local, peer: s.peer };
+            entry.slot = Slot::Closed { kind: s.kind, local: s.local.clone(), peer: s.peer.clone() };
         }
         // Replacing the slot dropped the Socket: that is the close(2).
-        let detail = match linger {
-            Some(d) if d.is_zero() => "RST sent (SO_LINGER 0): no FIN, no TIME_WAIT; the peer sees ECONNRESET",
-            _ => "",
+        let detail = match (linger, file_left) {
+            (Some(d), _) if d.is_zero() => {
+                "RST sent (SO_LINGER 0): no FIN, no TIME_WAIT; the peer sees ECONNRESET".into()
+            }
+            (_, Some(note)) => note,
+            _ => String::new(),
         };
         let result = CallResult::ok(detail);
         self.call(name, "close()", result.clone());
@@ -225,6 +232,14 @@ impl Lab {
             Shutdown::Both => {
                 "FIN sent and reading shut; data the peer still sends gets a RST; the fd stays open until close()"
             }
+        };
+        // AF_UNIX has no FIN and no RST: the peer just reads EOF, or gets EPIPE.
+        let detail = match (how, self.open(name).map(|s| s.kind)) {
+            (_, Err(_) | Ok(Kind::Listener | Kind::Stream | Kind::Udp)) => detail,
+            // Unlike TCP, the peer is told: its send() now fails with EPIPE.
+            (Shutdown::Read, _) => "recv() returns what is queued, then 0; the peer's send() now fails with EPIPE",
+            (Shutdown::Write, _) => "the peer will read EOF; this side can still receive",
+            (Shutdown::Both, _) => "the peer reads EOF and gets EPIPE if it sends; the fd stays open until close()",
         };
         let result = CallResult::ok(detail);
         self.call(name, call, result.clone());

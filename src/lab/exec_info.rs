@@ -4,6 +4,7 @@
 
 use std::os::fd::AsFd;
 
+use super::endpoint::Endpoint;
 use super::{Kind, Lab, LabSocket, Outcome, Slot};
 use crate::event::{Event, SocketRow};
 use crate::wire::kernel::{self, KernelEntry, Proto};
@@ -22,8 +23,11 @@ impl Lab {
             .entries
             .iter()
             .filter_map(|e| match &e.slot {
+                Slot::Open(s) if matches!(s.kind, Kind::Unix(_)) => {
+                    Some(super::exec_unix::unix_row(&e.name, s, &self.unix_files))
+                }
                 Slot::Open(s) => Some(open_row(&e.name, s, tcp.as_deref(), udp.as_deref())),
-                Slot::Closed { kind: Kind::Stream, local, peer: Some(peer) } => {
+                Slot::Closed { kind: Kind::Stream, local: Endpoint::Inet(local), peer: Some(Endpoint::Inet(peer)) } => {
                     // Closed by us; shown only while the kernel still has it.
                     let k = kernel::find_by_addrs(tcp.as_deref()?, *local, *peer)?;
                     Some(SocketRow {
@@ -59,7 +63,9 @@ impl Lab {
                 let inode = kernel::socket_inode(s.sock.as_fd()).ok()?;
                 kernel::find_by_inode(&table, inode).cloned()
             }
-            Slot::Closed { local, peer: Some(peer), .. } => kernel::find_by_addrs(&table, *local, *peer).cloned(),
+            Slot::Closed { local: Endpoint::Inet(local), peer: Some(Endpoint::Inet(peer)), .. } => {
+                kernel::find_by_addrs(&table, *local, *peer).cloned()
+            }
             Slot::Closed { .. } => None,
         }
     }
@@ -67,8 +73,8 @@ impl Lab {
     /// Whether `name` is (or was) a TCP socket netlab knows.
     pub(super) fn is_tcp(&self, name: &str) -> Option<bool> {
         self.entries.iter().find(|e| e.name == name).map(|e| match &e.slot {
-            Slot::Open(s) => s.kind != Kind::Udp,
-            Slot::Closed { kind, .. } => *kind != Kind::Udp,
+            Slot::Open(s) => matches!(s.kind, Kind::Listener | Kind::Stream),
+            Slot::Closed { kind, .. } => matches!(kind, Kind::Listener | Kind::Stream),
         })
     }
 
@@ -103,7 +109,7 @@ fn open_row(name: &str, s: &LabSocket, tcp: Option<&[KernelEntry]>, udp: Option<
     let (recv_q, send_q) = match s.kind {
         Kind::Listener => (k.map(|k| k.rx_queue.into()), None),
         Kind::Udp => (k.map(|k| k.rx_queue.into()), k.map(|k| k.tx_queue.into())),
-        Kind::Stream => (
+        Kind::Stream | Kind::Unix(_) => (
             queues::bytes_readable(s.sock.as_fd()).ok().map(|n| n as u64),
             queues::bytes_unsent(s.sock.as_fd()).ok().map(|n| n as u64),
         ),
@@ -112,7 +118,7 @@ fn open_row(name: &str, s: &LabSocket, tcp: Option<&[KernelEntry]>, udp: Option<
         name: name.into(),
         kind: s.kind.label().into(),
         local: s.local.to_string(),
-        peer: s.peer.map_or("-".into(), |p| p.to_string()),
+        peer: s.peer.as_ref().map_or("-".into(), |p| p.to_string()),
         state,
         recv_q,
         send_q,

@@ -28,7 +28,9 @@ impl Lab {
         match s.kind {
             Kind::Listener => return Err(listener_error(name, "send")),
             Kind::Udp => return Err(format!("'{name}' is UDP with no peer: use sendto {name} ADDR|NAME PAYLOAD")),
-            Kind::Stream => {}
+            Kind::Unix(super::UnixKind::Listener) => return Err(listener_error(name, "send")),
+            // An unconnected unix datagram socket gets ENOTCONN from the kernel.
+            Kind::Stream | Kind::Unix(_) => {}
         }
         let call = format!("send({})", data.len());
         let patience = self.patience(name, timeout, true)?;
@@ -85,6 +87,9 @@ impl Lab {
     }
 
     pub(super) fn send_to(&mut self, name: &str, target: &AddrSpec, payload: &Payload) -> Result<Outcome, String> {
+        if matches!(self.open(name)?.kind, Kind::Unix(_)) {
+            return self.unix_send_to(name, target, payload);
+        }
         let data = payload.bytes()?;
         let target = addr::loopback_for(self.resolve(target)?);
         if !addr::is_loopback(target) {
@@ -138,6 +143,8 @@ impl Lab {
             Kind::Listener => return Err(listener_error(name, "recv")),
             Kind::Udp if decode.is_none() => return self.recv_from(name, size, peek, timeout),
             Kind::Udp => return Err("--as works on TCP sockets; use recvfrom for UDP".into()),
+            Kind::Unix(_) if decode.is_none() => return self.unix_recv(name, size, peek, timeout, "recv"),
+            Kind::Unix(_) => return Err("--as works on TCP sockets".into()),
             Kind::Stream => {}
         }
         let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
@@ -189,6 +196,9 @@ impl Lab {
         timeout: Option<Duration>,
     ) -> Result<Outcome, String> {
         let s = self.open(name)?;
+        if let Kind::Unix(_) = s.kind {
+            return self.unix_recv(name, size, peek, timeout, "recvfrom");
+        }
         if s.kind != Kind::Udp {
             return Err(format!("'{name}' is TCP: recvfrom is for UDP datagrams; use recv {name}"));
         }
@@ -309,7 +319,7 @@ impl Lab {
     /// (a UDP datagram with a bad checksum vanishes before it is read), so
     /// an EAGAIN goes back to waiting for what is left of `timeout`. With
     /// no timeout (a non-blocking socket) it reads once and never waits.
-    fn read_when_ready<T>(
+    pub(super) fn read_when_ready<T>(
         &mut self,
         name: &str,
         call: &str,
@@ -348,7 +358,9 @@ impl Lab {
     /// receive-queue memory (/proc/net/udp rx_queue).
     fn udp_receiver(&self, target: SocketAddr) -> Option<(String, u64, u32)> {
         let (name, s) = self.entries.iter().find_map(|e| match &e.slot {
-            super::Slot::Open(s) if s.kind == Kind::Udp && addr::loopback_for(s.local) == target => Some((&e.name, s)),
+            super::Slot::Open(s) if s.kind == Kind::Udp && s.local.inet().map(addr::loopback_for) == Some(target) => {
+                Some((&e.name, s))
+            }
             _ => None,
         })?;
         let inode = kernel::socket_inode(s.sock.as_fd()).ok()?;
@@ -360,7 +372,7 @@ impl Lab {
     /// `a (127.0.0.1:5000)` when the address is one of our sockets.
     fn describe(&self, addr: SocketAddr) -> String {
         let owner = self.entries.iter().find(|e| match &e.slot {
-            super::Slot::Open(s) => s.local == addr,
+            super::Slot::Open(s) => s.local.inet() == Some(addr),
             super::Slot::Closed { .. } => false,
         });
         match owner {
@@ -372,7 +384,7 @@ impl Lab {
 
 /// What `read_when_ready` got: the read's result, or the outcome of a wait
 /// that ended first (timeout, Ctrl-C, an error), already reported.
-enum Ready<T> {
+pub(super) enum Ready<T> {
     Read(T),
     Stopped(Outcome),
 }

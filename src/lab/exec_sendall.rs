@@ -119,10 +119,13 @@ impl Lab {
             Kind::Stream => {}
             Kind::Listener => return Err(format!("'{name}' is listening: sendall on a connected socket")),
             Kind::Udp => return Err(format!("'{name}' is UDP: each sendto is a whole datagram, no loop needed")),
+            Kind::Unix(_) => {
+                return Err(format!("'{name}' is a unix socket: sendall works on TCP connections; use send"));
+            }
         }
         if let Some(r) = reader {
             let rs = self.open(r)?;
-            if rs.kind != Kind::Stream || rs.peer != Some(s.local) {
+            if rs.kind != Kind::Stream || rs.peer.as_ref() != Some(&s.local) {
                 return Err(format!("--reader {r} must be the other end of {name}'s connection"));
             }
         }

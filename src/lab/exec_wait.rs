@@ -36,11 +36,13 @@ impl Lab {
     /// buffer to fit it, which would quietly change the learner's socket.
     fn wait_readable(&mut self, name: &str, want: usize, timeout: Duration) -> Result<Outcome, String> {
         let s = self.open(name)?;
-        if s.kind == Kind::Listener {
+        if matches!(s.kind, Kind::Listener | Kind::Unix(super::UnixKind::Listener)) {
             return Err(format!("'{name}' is listening: wait for data on an accepted socket, or just accept {name}"));
         }
         let call = format!("ioctl(FIONREAD) until ≥ {want}");
-        let udp = s.kind == Kind::Udp;
+        // Datagram sockets count only the next datagram; SOCK_SEQPACKET
+        // counts every queued byte, like a stream.
+        let udp = s.kind == Kind::Udp || s.sock.r#type().is_ok_and(|t| t == socket2::Type::DGRAM);
         let probe = |fd: BorrowedFd<'_>| -> Option<Readable> {
             let queued = queues::bytes_readable(fd).ok()?;
             if queued >= want {
@@ -86,7 +88,9 @@ impl Lab {
     fn wait_state(&mut self, name: &str, want: TcpState, timeout: Duration) -> Result<Outcome, String> {
         match self.is_tcp(name) {
             None => return Err(self.unknown(name)),
-            Some(false) => return Err(format!("'{name}' is UDP: UDP has no connection states")),
+            Some(false) => {
+                return Err(format!("'{name}' is not TCP: only TCP has connection states (sockets shows the others)"));
+            }
             Some(true) => {}
         }
         let call = format!("wait for {want} (/proc/net/tcp)");

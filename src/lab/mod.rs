@@ -4,12 +4,16 @@
 pub mod addr;
 pub mod cancel;
 pub mod command;
+pub mod command_unix;
+pub mod endpoint;
 pub mod errno;
 mod exec_conn;
 mod exec_info;
 mod exec_io;
 mod exec_opt;
 mod exec_sendall;
+mod exec_unix;
+mod exec_unix_io;
 mod exec_wait;
 pub mod payload;
 pub mod ports;
@@ -17,6 +21,8 @@ pub mod privileged;
 pub mod resolve;
 pub mod sysctl;
 pub mod tokens;
+mod unix_dir;
+mod unprivileged;
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
@@ -31,6 +37,7 @@ pub use command::Command;
 
 use crate::event::{CallResult, Event, Sink};
 use addr::AddrSpec;
+use endpoint::{Endpoint, UnixName};
 
 /// Blocking calls wait this long unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3000);
@@ -40,6 +47,18 @@ pub enum Kind {
     Listener,
     Stream,
     Udp,
+    Unix(UnixKind),
+}
+
+/// An AF_UNIX socket's role; its type (stream, seqpacket, dgram) is asked
+/// of the socket itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnixKind {
+    Listener,
+    /// Connected: by connect, accept or socketpair.
+    Conn,
+    /// SOCK_DGRAM made by `unix bind`.
+    Dgram,
 }
 
 impl Kind {
@@ -48,6 +67,7 @@ impl Kind {
             Kind::Listener => "tcp listener",
             Kind::Stream => "tcp",
             Kind::Udp => "udp",
+            Kind::Unix(_) => "unix",
         }
     }
 }
@@ -55,8 +75,8 @@ impl Kind {
 pub struct LabSocket {
     pub kind: Kind,
     pub sock: Socket,
-    pub local: SocketAddr,
-    pub peer: Option<SocketAddr>,
+    pub local: Endpoint,
+    pub peer: Option<Endpoint>,
     /// `shutdown read` was called: a 0-byte recv is then this side's
     /// doing, not the peer's FIN.
     pub read_shut: bool,
@@ -64,7 +84,12 @@ pub struct LabSocket {
 
 impl LabSocket {
     fn new(kind: Kind, sock: Socket, local: SocketAddr, peer: Option<SocketAddr>) -> LabSocket {
-        LabSocket { kind, sock, local, peer, read_shut: false }
+        LabSocket { kind, sock, local: Endpoint::Inet(local), peer: peer.map(Endpoint::Inet), read_shut: false }
+    }
+
+    fn unix(kind: UnixKind, sock: Socket, local: UnixName, peer: Option<UnixName>) -> LabSocket {
+        let (local, peer) = (Endpoint::Unix(local), peer.map(Endpoint::Unix));
+        LabSocket { kind: Kind::Unix(kind), sock, local, peer, read_shut: false }
     }
 }
 
@@ -74,8 +99,8 @@ enum Slot {
     /// TIME_WAIT…); remembering its addresses lets `sockets` show that.
     Closed {
         kind: Kind,
-        local: SocketAddr,
-        peer: Option<SocketAddr>,
+        local: Endpoint,
+        peer: Option<Endpoint>,
     },
 }
 
@@ -133,6 +158,8 @@ pub struct Lab {
     /// Verdicts emitted so far, and how many failed (a demo's result).
     verdicts: usize,
     failed_verdicts: usize,
+    /// Declared after `entries`, so sockets close before their files go.
+    unix_files: unix_dir::UnixFiles,
 }
 
 /// Swallows events while a lesson's earlier steps are replayed.
@@ -144,7 +171,7 @@ impl Sink for Muted {
 
 impl Lab {
     pub fn new(sink: Box<dyn Sink>) -> Lab {
-        Lab { entries: Vec::new(), sink, verdicts: 0, failed_verdicts: 0 }
+        Lab { entries: Vec::new(), sink, verdicts: 0, failed_verdicts: 0, unix_files: Default::default() }
     }
 
     /// `(verdicts, failed)` so far.
@@ -156,8 +183,11 @@ impl Lab {
     /// then close them all and bring the learner's sockets back.
     pub fn isolated<T>(&mut self, f: impl FnOnce(&mut Lab) -> T) -> T {
         let saved = std::mem::take(&mut self.entries);
+        // Its own socket-file directory too, so its names never meet the learner's.
+        let files = std::mem::take(&mut self.unix_files);
         let result = f(self);
         self.entries = saved;
+        self.unix_files = files;
         result
     }
 
@@ -227,6 +257,7 @@ impl Lab {
             Command::Resolve { host, family } => self.resolve_host(host, *family),
             Command::Addr { sock } => self.addr(sock),
             Command::BindUnprivileged { addr, name } => self.bind_unprivileged(addr, name.as_deref()),
+            Command::Unix(u) => self.unix(u),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }
@@ -275,6 +306,7 @@ impl Lab {
     /// Close every socket and forget every name.
     pub fn close_all(&mut self) {
         self.entries.clear();
+        self.unix_files.clean();
     }
 
     fn open(&self, name: &str) -> Result<&LabSocket, String> {
@@ -293,18 +325,31 @@ impl Lab {
         format!("no socket named '{name}': open ones are {}", names.join(", "))
     }
 
-    /// The local address of a socket, open or closed.
+    /// The local address of an internet socket, open or closed.
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.local_endpoint(name)?.inet()
+    }
+
+    /// The local address of a socket of either family, open or closed.
+    fn local_endpoint(&self, name: &str) -> Option<&Endpoint> {
         self.entries.iter().find(|e| e.name == name).map(|e| match &e.slot {
-            Slot::Open(s) => s.local,
-            Slot::Closed { local, .. } => *local,
+            Slot::Open(s) => &s.local,
+            Slot::Closed { local, .. } => local,
         })
     }
 
     fn resolve(&self, spec: &AddrSpec) -> Result<SocketAddr, String> {
+        let not_inet = |what: String| {
+            format!("{what} is a unix-domain address: tcp and udp want 127.0.0.1:PORT or a tcp/udp socket's name")
+        };
         match spec {
             AddrSpec::Addr(a) => Ok(*a),
-            AddrSpec::Name(n) => self.local_addr(n).ok_or_else(|| self.unknown(n)),
+            AddrSpec::Name(n) => match self.local_endpoint(n) {
+                Some(Endpoint::Inet(a)) => Ok(*a),
+                Some(Endpoint::Unix(_)) => Err(not_inet(format!("'{n}'"))),
+                None => Err(self.unknown(n)),
+            },
+            AddrSpec::Unix(u) => Err(not_inet(u.to_string())),
         }
     }
 

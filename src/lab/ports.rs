@@ -56,7 +56,7 @@ impl Lab {
         let peer = s.sock.peer_addr().map(|a| a.as_socket());
         let local = match local {
             Ok(Some(local)) => local,
-            Ok(None) => return Err(format!("'{name}' is not an internet socket")),
+            Ok(None) => return Err(format!("'{name}' is a unix socket: sockets shows its name and its peer's")),
             Err(e) => return Ok(self.failed(name, "getsockname()", &e)),
         };
         self.call(name, "getsockname()", CallResult::ok(format!("{local}{}", range_note(local))));
@@ -85,6 +85,7 @@ fn no_peer_reason(kind: Kind) -> &'static str {
         }
         Kind::Udp => "an unconnected UDP socket has no peer: recvfrom() tells you who sent each datagram",
         Kind::Stream => "the connection is gone (reset or never made): there is no other end any more",
+        Kind::Unix(_) => "this unix socket is not connected, so it has no peer",
     }
 }
 

@@ -64,6 +64,19 @@ fn capset(data: &[CapData; 2]) -> std::io::Result<()> {
     if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
+/// Drop the capabilities in `bits` (bit numbers below 32) from the calling
+/// thread's effective set, and confirm they are gone. For a fresh thread
+/// that ends right after: the rest of the process keeps its own.
+pub(super) fn drop_effective(bits: u32) -> std::io::Result<()> {
+    let mut data = capget()?;
+    data[0].effective &= !bits;
+    capset(&data)?;
+    if capget()?[0].effective & bits != 0 {
+        return Err(std::io::Error::other("the capability is still in effect"));
+    }
+    Ok(())
+}
+
 fn has_bind_service(data: &[CapData; 2]) -> bool {
     data[0].effective & (1 << CAP_NET_BIND_SERVICE) != 0
 }

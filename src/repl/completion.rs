@@ -8,6 +8,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 
 use crate::lab::command::{SockOpt, command_words};
+use crate::lab::command_unix::UnixType;
 
 use super::commands::REPL_WORDS;
 
@@ -61,6 +62,15 @@ impl NetlabHelper {
             ["wait", _, "state"] => words(&STATES),
             ["sendall", .., "--reader"] => socks(),
             [.., "as"] => Vec::new(),
+            ["unix"] => words(&["listen", "connect", "bind", "unlink", "chmod", "files"]),
+            ["unix", "connect" | "unlink" | "chmod"] => socks(),
+            ["unix", "chmod", _] => words(&["600", "666", "000"]),
+            ["unix", sub @ ("listen" | "connect"), rest @ ..] => {
+                let flags: &[&str] =
+                    if *sub == "listen" { &["--seqpacket"] } else { &["--seqpacket", "--unprivileged"] };
+                words(flags).into_iter().filter(|f| !rest.contains(&f.as_str())).collect()
+            }
+            ["socketpair"] => words(&UnixType::NAMES),
             _ => Vec::new(),
         }
     }
@@ -124,6 +134,12 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
+        assert!(h.candidates(&[]).contains(&"unix".to_string()));
+        assert!(h.candidates(&[]).contains(&"socketpair".to_string()));
+        assert!(h.candidates(&["unix"]).contains(&"listen".to_string()));
+        assert_eq!(h.candidates(&["unix", "connect"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["unix", "connect", "srv", "--seqpacket"]), vec!["--unprivileged"]);
+        assert_eq!(h.candidates(&["socketpair"]), vec!["stream", "dgram", "seqpacket"]);
         assert_eq!(h.candidates(&["addr"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["resolve", "localhost", "--family"]), vec!["4", "6"]);
     }

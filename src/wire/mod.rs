@@ -13,5 +13,6 @@
 
 pub mod kernel;
 pub mod queues;
+pub mod unix;
 
 pub use kernel::{KernelEntry, Proto, TcpState};
