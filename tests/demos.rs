@@ -312,6 +312,13 @@ fn handshake_shows_listen_established_before_accept_and_syn_sent_every_run() {
     }
 }
 
+fn errno(result: &CallResult) -> Option<(&str, i32)> {
+    match result {
+        CallResult::Err { errno, code, .. } => Some((errno.as_str(), *code)),
+        _ => None,
+    }
+}
+
 #[test]
 fn close_shows_every_closing_state_and_time_wait_on_the_first_closer_every_run() {
     for events in run_many("close") {
@@ -378,6 +385,68 @@ fn udp_loss_drops_duplicates_reorders_and_the_retrying_client_copes_every_run() 
         assert_eq!(wanted, 9, "the retrying client got #1..#8: {rest:?}");
         let timeouts = calls(events, "cli", "recvfrom(").iter().filter(|r| detail(r) == "EAGAIN").count();
         assert!(timeouts >= 2, "the retrying client timed out and retried: {timeouts}");
+    }
+}
+
+#[test]
+fn errors_triggers_each_errno_live_every_run() {
+    for events in run_many("errors") {
+        let connect = calls(&events, "cli", "connect(");
+        assert_eq!(connect.iter().map(|r| errno(r)).collect::<Vec<_>>(), [Some(("ECONNREFUSED", 111))]);
+        let reset = calls(&events, "b", "recv(");
+        assert_eq!(errno(reset[0]), Some(("ECONNRESET", 104)), "the RST is reported by recv");
+        assert!(detail(reset[1]).starts_with("0 bytes"), "then EOF: the error is reported once");
+        assert_eq!(errno(calls(&events, "b", "send(")[0]), Some(("EPIPE", 32)));
+        let sends = calls(&events, "c", "send(3)");
+        assert!(sends[0].is_ok(), "the first send after the peer's close succeeds");
+        assert_eq!(errno(sends[1]), Some(("EPIPE", 32)), "the second one gets EPIPE");
+        let waits = calls(&events, "f", "recv(");
+        assert!(waits.len() == 2 && waits.iter().all(|r| errno(r) == Some(("EAGAIN", 11))), "{waits:?}");
+    }
+}
+
+/// The byte count at the start of a call's detail ("6144 bytes queued…").
+fn count(result: &CallResult) -> Option<usize> {
+    detail(result).split(' ').next()?.parse().ok()
+}
+
+#[test]
+fn partial_writes_queue_what_fits_then_the_loop_delivers_every_byte_every_run() {
+    for events in run_many("partial") {
+        let single = calls(&events, "cli", "send(200000)");
+        let took = single.first().and_then(|r| count(r)).expect("a byte count");
+        assert!(took > 0 && took < 200_000, "one non-blocking send took {took}");
+        let queued = events.iter().find_map(|e| match e {
+            Event::Table { rows } => rows.iter().find(|r| r.name == "cli").and_then(|r| r.send_q),
+            _ => None,
+        });
+        assert!(queued.is_some_and(|q| q > 0), "SIOCOUTQ shows queued bytes: {queued:?}");
+
+        let sends = calls(&events, "cli2", "send(");
+        assert!(count(sends[0]).is_some_and(|n| n < 200_000), "the loop's first send is partial");
+        let blocked = sends.iter().find_map(|r| match r {
+            CallResult::Err { errno, why: Some(why), .. } if errno == "EAGAIN" => Some(why.as_str()),
+            _ => None,
+        });
+        let blocked = blocked.expect("an EAGAIN while the peer did not read");
+        let outq: usize = blocked
+            .split("full: ")
+            .nth(1)
+            .and_then(|w| w.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("SIOCOUTQ in the EAGAIN note");
+        assert!(outq > 0, "bytes wait in the send queue while blocked");
+        let done = calls(&events, "cli2", "sendall(200000)");
+        assert!(detail(done[0]).starts_with("all 200000 bytes queued"), "{done:?}");
+        let read = calls(&events, "conn2", "recv(");
+        assert!(detail(read[0]).starts_with("200000 bytes: exactly the bytes"), "{read:?}");
+        let arrived = events.iter().find_map(|e| match e {
+            Event::Bytes { sock, dir: Direction::Received, len, data } if sock == "conn2" => Some((*len, data)),
+            _ => None,
+        });
+        let (len, head) = arrived.expect("conn2 received bytes");
+        assert_eq!(len, 200_000);
+        assert!(head.starts_with(b"000000\n000001\n000002\n"), "the numbered lines, in order");
     }
 }
 
@@ -465,7 +534,9 @@ fn every_listed_demo_is_tested_here() {
         "framing",
         "udp",
         "nonblocking",
+        "partial",
         "udp-loss",
+        "errors",
         "backlog",
         "unix",
     ];

@@ -10,9 +10,11 @@ mod byteorder;
 mod close;
 mod echo;
 mod eof;
+mod errors;
 mod framing;
 mod handshake;
 mod nonblocking;
+mod partial;
 mod ports;
 mod sticky;
 mod timewait;
@@ -87,6 +89,12 @@ pub const DEMOS: &[DemoInfo] = &[
         run: framing::run,
     },
     DemoInfo {
+        name: "partial",
+        title: "partial writes: send() queues what fits; a send-all loop sends the rest",
+        lesson: "partial-writes",
+        run: partial::run,
+    },
+    DemoInfo {
         name: "udp",
         title: "UDP keeps message boundaries: no merging, truncation, empty datagrams",
         lesson: "udp-boundaries",
@@ -97,6 +105,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "a lossy relay drops, duplicates and reorders; ids, timeouts and retries cope",
         lesson: "udp-loss-order",
         run: udp_loss::run,
+    },
+    DemoInfo {
+        name: "errors",
+        title: "ECONNREFUSED, ECONNRESET, EPIPE and EAGAIN, each made to happen",
+        lesson: "errors",
+        run: errors::run,
     },
     DemoInfo {
         name: "nonblocking",

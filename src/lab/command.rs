@@ -77,6 +77,7 @@ pub enum Command {
     UdpServeTime { addr: Option<AddrSpec>, name: Option<String> },
     Relay { from: AddrSpec, to: AddrSpec, faults: Faults, name: Option<String> },
     Send { sock: String, payload: Payload, timeout: Option<Duration> },
+    SendAll { sock: String, payload: Payload, timeout: Option<Duration>, reader: Option<String> },
     SendTo { sock: String, target: AddrSpec, payload: Payload },
     Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
     RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
@@ -133,6 +134,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         name: "send",
         usage: "send SOCK PAYLOAD… [--timeout MS]",
         about: "one send() call; shows how many bytes the kernel took",
+    },
+    CommandHelp {
+        name: "sendall",
+        usage: "sendall SOCK PAYLOAD… [--timeout MS] [--reader PEER]",
+        about: "send() in a loop until all is queued, waiting for POLLOUT on EAGAIN; --reader: PEER starts reading once it blocks",
     },
     CommandHelp {
         name: "sendto",
@@ -234,7 +240,7 @@ pub const COMMANDS: &[CommandHelp] = &[
 ];
 
 /// Payload syntax reminder shown by `help send`.
-pub const PAYLOAD_HELP: &str = "payload: \"text\" 'text' hex:48656c6c6f repeat:N:\"x\" file:PATH, or an integer in a byte order: u16be: u16le: u32be: u32le: u64be: u64le: i32be: i32le: (e.g. u32be:1000) — several are concatenated";
+pub const PAYLOAD_HELP: &str = "payload: \"text\" 'text' hex:48656c6c6f repeat:N:\"x\" count:N (numbered lines) file:PATH, or an integer in a byte order: u16be: u16le: u32be: u32le: u64be: u64le: i32be: i32le: (e.g. u32be:1000) — several are concatenated";
 
 const TIMEOUT: &[&str] = &["timeout"];
 
@@ -277,6 +283,7 @@ impl Command {
                 }
                 Ok(Command::Send { sock: sock.clone(), payload: Payload::parse(payload)?, timeout: timeout(&a)? })
             }
+            "sendall" => super::exec_sendall::parse(rest),
             "sendto" => {
                 let [sock, target, payload @ ..] = rest else {
                     return Err("usage: sendto SOCK ADDR|NAME PAYLOAD, e.g. sendto a b \"hi\"".into());
@@ -379,6 +386,7 @@ impl Command {
             | Command::UdpServeTime { name, .. }
             | Command::Relay { name, .. } => name.as_deref(),
             Command::Send { sock, .. }
+            | Command::SendAll { sock, .. }
             | Command::SendTo { sock, .. }
             | Command::Recv { sock, .. }
             | Command::RecvFrom { sock, .. }

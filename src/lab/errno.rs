@@ -45,13 +45,17 @@ fn explain(errno: Errno) -> Option<&'static str> {
         Errno::EADDRINUSE => {
             "another socket holds this address and port: a listener (nothing helps), or a connection in TIME_WAIT (SO_REUSEADDR on both sockets lets a new listener share it)"
         }
-        Errno::ECONNREFUSED => "nothing listens on that port: the kernel answered the SYN with a RST",
-        Errno::ECONNRESET => "the peer's kernel sent a RST: it closed with unread data, or with SO_LINGER 0",
+        Errno::ECONNREFUSED => {
+            "nothing listens on that port: the kernel answered the SYN with a RST — retry later (with a growing delay) or report that the server is down"
+        }
+        Errno::ECONNRESET => {
+            "the peer's kernel sent a RST (it closed with unread data, with SO_LINGER 0, or crashed): the connection is gone — close it, log it, reconnect if you need to"
+        }
         Errno::EPIPE => {
-            "the connection is closed for writing; netlab sends with MSG_NOSIGNAL (and Rust ignores SIGPIPE), so you get EPIPE instead of a dead process"
+            "the connection is closed for writing (the peer reset it, or you shut down writing); netlab sends with MSG_NOSIGNAL (and Rust and Python ignore SIGPIPE), so you get EPIPE instead of a dead process — stop writing and close"
         }
         Errno::EAGAIN => {
-            "the call would have blocked (EWOULDBLOCK): at once on a non-blocking socket, or when SO_RCVTIMEO / SO_SNDTIMEO ran out"
+            "the call would have blocked (EWOULDBLOCK): at once on a non-blocking socket, or when SO_RCVTIMEO / SO_SNDTIMEO ran out — not a failure: wait for readiness (poll) and call again"
         }
         Errno::ENOTCONN => "the socket is not connected: connect (TCP) or use sendto with an address (UDP)",
         Errno::EINVAL => "the kernel refused the arguments for this socket's current state",

@@ -95,15 +95,23 @@ impl Lab {
         }
         let call = format!("wait for {want} (/proc/net/tcp)");
         let mut last = None;
+        // A connection ended by a RST (or never made) leaves the kernel's
+        // table at once: for a socket we still hold, that absence is CLOSED.
+        let held = self.open(name).is_ok();
         let found = cancel::wait_until(timeout, || {
             let entry = self.kernel_entry(name);
             last = entry.as_ref().and_then(KernelEntry::tcp_state);
-            entry.filter(|k| k.tcp_state() == Some(want))
+            match entry {
+                None if held && want == TcpState::Close => Some(None),
+                entry => entry.filter(|k| k.tcp_state() == Some(want)).map(Some),
+            }
         });
         match found {
             Ok(k) => {
                 self.call(name, call, CallResult::ok(want.name()));
-                self.emit_kernel(name, &k);
+                if let Some(k) = k {
+                    self.emit_kernel(name, &k);
+                }
                 let value = Some(want.name().to_string());
                 Ok(Outcome { value, ..Outcome::of(name, CallResult::ok("")) })
             }

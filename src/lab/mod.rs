@@ -15,6 +15,7 @@ mod exec_opt;
 mod exec_poll;
 mod exec_recv_frame;
 mod exec_recv_loop;
+mod exec_sendall;
 mod exec_service;
 mod exec_unix;
 mod exec_unix_io;
@@ -295,6 +296,9 @@ impl Lab {
             Command::UdpServeTime { addr, name } => self.udp_serve_time(addr.as_ref(), name.as_deref()),
             Command::Relay { from, to, faults, name } => self.relay(from, to, *faults, name.as_deref()),
             Command::Send { sock, payload, timeout } => self.send(sock, payload, *timeout),
+            Command::SendAll { sock, payload, timeout, reader } => {
+                self.send_all(sock, payload, *timeout, reader.as_deref())
+            }
             Command::SendTo { sock, target, payload } => self.send_to(sock, target, payload),
             Command::Recv { sock, size, peek, timeout, decode } => self.recv(sock, *size, *peek, *timeout, *decode),
             Command::RecvFrom { sock, size, peek, timeout } => self.recv_from(sock, *size, *peek, *timeout),

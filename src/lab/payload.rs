@@ -1,6 +1,6 @@
 //! Payload syntax: how a learner writes bytes on a command line.
 //!
-//! `"text"`, `hex:0a0b`, `u32be:1000`, `repeat:N:"x"`, `file:PATH`, and any
+//! `"text"`, `hex:0a0b`, `u32be:1000`, `repeat:N:"x"`, `count:N`, `file:PATH`, and any
 //! sequence of them, concatenated. Integers come in explicit byte orders
 //! because that is the point: the same number is different bytes.
 
@@ -79,8 +79,9 @@ fn parse_part(word: &str) -> Result<Part, String> {
         "hex" => parse_hex(rest).map(Part::Bytes),
         "file" if !rest.is_empty() => Ok(Part::File(PathBuf::from(rest))),
         "repeat" => parse_repeat(rest).map(Part::Bytes),
+        "count" => parse_count(rest).map(Part::Bytes),
         _ => Err(format!(
-            "unknown payload kind '{kind}:': use \"text\", hex:, repeat:, file: or an integer kind ({}:)",
+            "unknown payload kind '{kind}:': use \"text\", hex:, repeat:, count:, file: or an integer kind ({}:)",
             IntFormat::NAMES.join(": ")
         )),
     }
@@ -98,6 +99,24 @@ fn parse_repeat(rest: &str) -> Result<Vec<u8>, String> {
         return Err(format!("repeat makes over {} MiB: use a smaller count", MAX_PAYLOAD >> 20));
     }
     Ok(unit.repeat(count))
+}
+
+/// `count:N`: N bytes of numbered lines, `000000\n000001\n…`, cut at N.
+/// Every 7-byte line differs, so a lost, doubled or swapped piece of a
+/// big transfer shows, as it would not in `repeat:N:"x"`.
+fn parse_count(rest: &str) -> Result<Vec<u8>, String> {
+    let n: usize = rest.parse().map_err(|_| format!("count:{rest}? count wants a byte count, e.g. count:200000"))?;
+    if n > MAX_PAYLOAD {
+        return Err(format!("count:{n} is over {} MiB: use a smaller count", MAX_PAYLOAD >> 20));
+    }
+    let mut out = Vec::with_capacity(n + 7);
+    let mut line = 0u64;
+    while out.len() < n {
+        out.extend_from_slice(format!("{:06}\n", line % 1_000_000).as_bytes());
+        line += 1;
+    }
+    out.truncate(n);
+    Ok(out)
 }
 
 fn parse_hex(rest: &str) -> Result<Vec<u8>, String> {
@@ -253,6 +272,13 @@ mod tests {
         assert_eq!(bytes(&[r#""a\n\x00\"""#]).unwrap(), b"a\n\x00\"");
         assert_eq!(bytes(&["hex:de_ad"]).unwrap(), [0xde, 0xad]);
         assert_eq!(bytes(&["''"]).unwrap(), b"");
+    }
+
+    #[test]
+    fn count_numbers_its_lines_and_cuts_at_n() {
+        assert_eq!(bytes(&["count:16"]).unwrap(), b"000000\n000001\n00");
+        assert_eq!(bytes(&["count:0"]).unwrap(), b"");
+        assert!(bytes(&["count:x"]).is_err());
     }
 
     #[test]
