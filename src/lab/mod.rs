@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod cancel;
 pub mod command;
+mod command_help;
 pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
@@ -20,6 +21,8 @@ mod exec_service;
 mod exec_unix;
 mod exec_unix_io;
 mod exec_wait;
+mod names;
+mod outcome;
 pub mod payload;
 pub mod ports;
 pub mod privileged;
@@ -43,9 +46,9 @@ use socket2::Socket;
 pub use command::Command;
 pub use exec_framing::{Exchange, Handshake};
 pub use exec_recv_frame::Framing;
+pub use outcome::Outcome;
 
 use crate::event::{CallResult, Event, Sink};
-use addr::AddrSpec;
 use endpoint::{Endpoint, UnixName};
 
 /// The relay's seed unless `--seed N` says otherwise (for a demo: `netlab
@@ -132,38 +135,6 @@ fn find_open<'a>(entries: &'a [Entry], name: &str) -> Option<&'a LabSocket> {
 
 fn waiting_notice(sock: &str, what: &str, timeout: Duration) -> Event {
     Event::notice(format!("{sock}: waiting up to {} ms for {what} — Ctrl-C cancels", timeout.as_millis()))
-}
-
-/// What one command did, for `expect` checks and for tests.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Outcome {
-    /// The socket the command used or created.
-    pub sock: Option<String>,
-    /// The decisive system call's result (bind for `tcp listen`…).
-    pub result: Option<CallResult>,
-    /// Bytes received, or sent.
-    pub bytes: Option<Vec<u8>>,
-    /// A datagram's real size when a small buffer truncated it.
-    pub real_len: Option<usize>,
-    /// An option's value, or an integer decoded with `recv --as`.
-    pub value: Option<String>,
-    /// The command itself was wrong: nothing reached the kernel.
-    pub usage_error: Option<String>,
-}
-
-impl Outcome {
-    /// A call on `sock` that ended with `result`.
-    pub fn of(sock: &str, result: CallResult) -> Outcome {
-        Outcome { sock: Some(sock.to_string()), result: Some(result), ..Outcome::default() }
-    }
-
-    pub fn is_ok(&self) -> bool {
-        self.usage_error.is_none() && self.result.as_ref().is_none_or(CallResult::is_ok)
-    }
-
-    pub fn errno(&self) -> Option<&str> {
-        self.result.as_ref().and_then(errno::name)
-    }
 }
 
 pub struct Lab {
@@ -327,13 +298,6 @@ impl Lab {
         Outcome { usage_error: Some(text), ..Outcome::default() }
     }
 
-    /// Names of open sockets, in creation order, then running services
-    /// (for completion).
-    pub fn names(&self) -> Vec<String> {
-        let sockets = self.entries.iter().filter(|e| matches!(e.slot, Slot::Open(_))).map(|e| e.name.clone());
-        sockets.chain(self.services.iter().map(|s| s.name.clone())).collect()
-    }
-
     /// Wait for `events` on the open socket `name`; if that will block, say
     /// so first. Borrows the sockets and the sink as separate fields.
     fn wait_on(&mut self, name: &str, events: PollFlags, timeout: Duration, what: &str) -> Result<Waited, String> {
@@ -370,78 +334,6 @@ impl Lab {
         self.stop_services();
         self.entries.clear();
         self.unix_files.clean();
-    }
-
-    fn open(&self, name: &str) -> Result<&LabSocket, String> {
-        if let Some(s) = self.service(name) {
-            return Err(format!(
-                "'{name}' is a {} that netlab runs in a background thread: send datagrams to it (sendto SOCK {name} …); close {name} stops it",
-                s.what.label()
-            ));
-        }
-        match self.entries.iter().find(|e| e.name == name) {
-            Some(Entry { slot: Slot::Open(s), .. }) => Ok(s),
-            Some(_) => Err(format!("'{name}' is closed: open a new socket (sockets shows what is left)")),
-            None => Err(self.unknown(name)),
-        }
-    }
-
-    fn unknown(&self, name: &str) -> String {
-        let names = self.names();
-        if names.is_empty() {
-            return format!("no socket named '{name}': there are no sockets yet — try: tcp listen as srv");
-        }
-        format!("no socket named '{name}': open ones are {}", names.join(", "))
-    }
-
-    /// The local address of an internet socket, open or closed.
-    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        if let Some(s) = self.service(name) {
-            return Some(s.local);
-        }
-        self.local_endpoint(name)?.inet()
-    }
-
-    /// The local address of a socket of either family, open or closed.
-    fn local_endpoint(&self, name: &str) -> Option<&Endpoint> {
-        self.entries.iter().find(|e| e.name == name).map(|e| match &e.slot {
-            Slot::Open(s) => &s.local,
-            Slot::Closed { local, .. } => local,
-        })
-    }
-
-    fn resolve(&self, spec: &AddrSpec) -> Result<SocketAddr, String> {
-        let not_inet = |what: String| {
-            format!("{what} is a unix-domain address: tcp and udp want 127.0.0.1:PORT or a tcp/udp socket's name")
-        };
-        match spec {
-            AddrSpec::Addr(a) => Ok(*a),
-            AddrSpec::Name(n) if self.service(n).is_some() => self.local_addr(n).ok_or_else(|| self.unknown(n)),
-            AddrSpec::Name(n) => match self.local_endpoint(n) {
-                Some(Endpoint::Inet(a)) => Ok(*a),
-                Some(Endpoint::Unix(_)) => Err(not_inet(format!("'{n}'"))),
-                None => Err(self.unknown(n)),
-            },
-            AddrSpec::Unix(u) => Err(not_inet(u.to_string())),
-        }
-    }
-
-    /// A fresh name: the one asked for, or `base`, `base2`, `base3`…
-    fn claim_name(&self, asked: Option<&str>, base: &str) -> Result<String, String> {
-        let taken = |n: &str| {
-            self.entries.iter().any(|e| e.name == n && matches!(e.slot, Slot::Open(_))) || self.service(n).is_some()
-        };
-        if let Some(name) = asked {
-            if taken(name) {
-                return Err(format!("the name '{name}' is taken: close {name} first or pick another name"));
-            }
-            return Ok(name.to_string());
-        }
-        let exists = |n: &str| self.entries.iter().any(|e| e.name == n) || self.service(n).is_some();
-        (1..)
-            .map(|i| if i == 1 { base.to_string() } else { format!("{base}{i}") })
-            .find(|n| !exists(n))
-            .ok_or_else(|| "no free socket name".to_string())
     }
 
     /// Register a new socket under `name`, report the call that finished
