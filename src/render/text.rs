@@ -76,10 +76,15 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
                 format!("{mark} {:>2}  {:<20} {}", r.number, r.id.bold(), r.title)
             })
             .collect(),
-        Event::Demos { rows } => rows
-            .iter()
-            .map(|r| format!("{:<10} {}  {}", r.name.bold(), r.title, format!("(lesson {})", r.lesson).dimmed()))
-            .collect(),
+        Event::Demos { rows } => {
+            let width = rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(0);
+            rows.iter()
+                .map(|r| {
+                    let lesson = format!("(lesson {})", r.lesson).dimmed();
+                    format!("{:<width$} {}  {lesson}", r.name.bold(), r.title)
+                })
+                .collect()
+        }
         Event::Diagnostic { file, line, col, message } => vec![format!("{}:{line}:{col}: {message}", file.bold())],
     }
 }
