@@ -1,8 +1,11 @@
 //! Every demo shows its effect on every run: each is run 20 times and its
 //! events are checked, and no run leaks a file descriptor.
 
+mod common;
+
 use std::sync::Mutex;
 
+use common::open_fds;
 use netlab::event::{CallResult, Direction, Event, Recorder, RelayAction};
 use netlab::lab::Lab;
 
@@ -10,10 +13,6 @@ const RUNS: usize = 20;
 
 /// fd counts are per process: demos in this file must not overlap.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
-}
 
 /// Run a demo `RUNS` times; return each run's events.
 fn run_many(name: &str) -> Vec<Vec<Event>> {

@@ -1,35 +1,19 @@
 //! The errors lesson's facts, one playground session each: which call
 //! reports a RST, and as which errno.
 
-use netlab::event::{CallResult, Recorder};
-use netlab::lab::{Lab, Outcome};
+mod common;
+
+use common::playground::{pair_named, run, why};
+use netlab::lab::Lab;
 
 fn lab() -> Lab {
-    Lab::new(Box::new(Recorder::new()))
-}
-
-fn run(lab: &mut Lab, line: &str) -> Outcome {
-    lab.run_line(line)
-}
-
-fn pair(lab: &mut Lab, cli: &str, conn: &str) {
-    for line in ["tcp listen as srv".to_string(), format!("tcp connect srv as {cli}"), format!("accept srv as {conn}")]
-    {
-        assert!(run(lab, &line).is_ok(), "{line}");
-    }
-}
-
-fn why(outcome: &Outcome) -> String {
-    match &outcome.result {
-        Some(CallResult::Err { why: Some(why), .. }) => why.clone(),
-        other => panic!("not an explained errno: {other:?}"),
-    }
+    common::playground::lab().0
 }
 
 #[test]
 fn a_connection_reset_leaves_the_kernel_table_and_wait_sees_it_closed() {
     let mut lab = lab();
-    pair(&mut lab, "a", "b");
+    pair_named(&mut lab, "a", "b");
     assert!(!run(&mut lab, "wait b state CLOSED --timeout 100").is_ok(), "still ESTABLISHED");
     run(&mut lab, "opt a linger 0");
     run(&mut lab, "close a");
@@ -43,7 +27,7 @@ fn a_connection_reset_leaves_the_kernel_table_and_wait_sees_it_closed() {
 #[test]
 fn after_a_normal_close_the_first_send_succeeds_and_the_second_gets_epipe() {
     let mut lab = lab();
-    pair(&mut lab, "c", "d");
+    pair_named(&mut lab, "c", "d");
     run(&mut lab, "close d");
     assert!(run(&mut lab, "wait c state CLOSE_WAIT").is_ok());
     assert!(run(&mut lab, "send c \"one\"").is_ok(), "a FIN does not stop writes");
@@ -67,7 +51,7 @@ fn connect_to_a_closed_port_is_refused_at_once() {
 #[test]
 fn a_receive_timeout_and_a_non_blocking_recv_both_fail_with_eagain() {
     let mut lab = lab();
-    pair(&mut lab, "e", "f");
+    pair_named(&mut lab, "e", "f");
     run(&mut lab, "opt f rcvtimeo 50");
     assert_eq!(run(&mut lab, "recv f").errno(), Some("EAGAIN"));
     run(&mut lab, "opt f rcvtimeo off");

@@ -1,42 +1,9 @@
 //! `recvloop` and `poll` on real sockets: what each reports, checked on the
 //! events and the outcome.
 
-use netlab::event::{CallResult, Event, Recorder};
-use netlab::lab::{Lab, Outcome};
+mod common;
 
-fn lab() -> (Lab, Recorder) {
-    let rec = Recorder::new();
-    (Lab::new(Box::new(rec.clone())), rec)
-}
-
-fn run(lab: &mut Lab, line: &str) -> Outcome {
-    lab.run_line(line)
-}
-
-fn pair(lab: &mut Lab) {
-    for line in ["tcp listen as srv", "tcp connect srv as cli", "accept srv as conn"] {
-        assert!(run(lab, line).is_ok(), "{line}");
-    }
-}
-
-/// Every `(call, result)` made on `sock`, in order.
-fn calls_on(rec: &Recorder, sock: &str) -> Vec<(String, CallResult)> {
-    rec.events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Call { sock: s, call, result } if s == sock => Some((call, result)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn detail(r: &CallResult) -> String {
-    match r {
-        CallResult::Ok { detail } => detail.clone(),
-        CallResult::Err { errno, why, .. } => format!("{errno} {}", why.clone().unwrap_or_default()),
-        CallResult::TimedOut { why, .. } | CallResult::Failed { why } => why.clone(),
-    }
-}
+use common::playground::{calls_on, detail, lab, pair, run};
 
 #[test]
 fn recvloop_reads_a_reply_to_eof_in_several_recvs() {

@@ -1,43 +1,10 @@
 //! Playground commands on real sockets: what each reports, checked on the
 //! events (the same commands a learner types).
 
-use netlab::event::{CallResult, Event, Recorder};
-use netlab::lab::{Lab, Outcome};
+mod common;
 
-fn lab() -> (Lab, Recorder) {
-    let rec = Recorder::new();
-    (Lab::new(Box::new(rec.clone())), rec)
-}
-
-fn run(lab: &mut Lab, line: &str) -> Outcome {
-    lab.run_line(line)
-}
-
-fn pair(lab: &mut Lab) {
-    for line in ["tcp listen as srv", "tcp connect srv as cli", "accept srv as conn"] {
-        assert!(run(lab, line).is_ok(), "{line}");
-    }
-}
-
-/// The result of the last call made on `sock` whose name starts with `call`.
-fn last_call(rec: &Recorder, sock: &str, call: &str) -> CallResult {
-    rec.events()
-        .into_iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::Call { sock: s, call: c, result } if s == sock && c.starts_with(call) => Some(result),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no {call} on {sock}"))
-}
-
-fn detail(r: &CallResult) -> String {
-    match r {
-        CallResult::Ok { detail } => detail.clone(),
-        CallResult::Err { errno, why, .. } => format!("{errno} {}", why.clone().unwrap_or_default()),
-        CallResult::TimedOut { why, .. } | CallResult::Failed { why } => why.clone(),
-    }
-}
+use common::playground::{detail, lab, last_call, pair, run};
+use netlab::event::{CallResult, Event};
 
 #[test]
 fn binding_a_non_loopback_address_is_refused_but_loopback_and_wildcard_work() {

@@ -1,25 +1,18 @@
 //! The seeded lossy relay and the time server: playground commands that
 //! run in background threads. Checked on real sockets, through events.
 
+mod common;
+
 use std::sync::Mutex;
 
+use common::open_fds;
+use common::playground::{lab, last_table, ok};
 use netlab::event::{CallResult, Event, Recorder, RelayAction};
 use netlab::lab::Lab;
 use netlab::lab::service::faults::Fate;
 
 /// Thread and fd counts are per process: tests here must not overlap.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn lab() -> (Lab, Recorder) {
-    let rec = Recorder::new();
-    (Lab::new(Box::new(rec.clone())), rec)
-}
-
-fn must(lab: &mut Lab, line: &str) -> netlab::lab::Outcome {
-    let out = lab.run_line(line);
-    assert!(out.is_ok(), "{line}: {out:?}");
-    out
-}
 
 fn service_threads() -> usize {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
@@ -42,16 +35,12 @@ fn service_threads_become(n: usize) -> bool {
     true
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
-}
-
 /// A time server behind a relay with `flags`, and a client `cli`.
 fn relayed(flags: &str) -> (Lab, Recorder) {
     let (mut lab, rec) = lab();
-    must(&mut lab, "udp serve time as srv");
-    must(&mut lab, &format!("relay udp 127.0.0.1:0 srv {flags} as net"));
-    must(&mut lab, "udp bind as cli");
+    ok(&mut lab, "udp serve time as srv");
+    ok(&mut lab, &format!("relay udp 127.0.0.1:0 srv {flags} as net"));
+    ok(&mut lab, "udp bind as cli");
     (lab, rec)
 }
 
@@ -59,7 +48,7 @@ fn relayed(flags: &str) -> (Lab, Recorder) {
 fn fates_for(seed: u64, count: u64) -> Vec<Fate> {
     let (mut lab, _) = relayed(&format!("--loss 30 --dup 20 --reorder 20 --seed {seed}"));
     for k in 1..=count {
-        must(&mut lab, &format!("sendto cli net \"#{k} %T\""));
+        ok(&mut lab, &format!("sendto cli net \"#{k} %T\""));
     }
     lab.relay_fates("net").expect("a relay")
 }
@@ -82,16 +71,12 @@ fn closing_stops_and_joins_the_threads_and_frees_the_sockets() {
     let (threads, fds) = (service_threads(), open_fds());
     let (mut lab, rec) = relayed("--loss 50 --seed 3");
     assert!(service_threads_become(threads + 2), "a relay thread and a server thread");
-    must(&mut lab, "sockets");
-    let rows = rec.events().into_iter().rev().find_map(|e| match e {
-        Event::Table { rows } => Some(rows),
-        _ => None,
-    });
-    let kinds: Vec<String> = rows.expect("a table").into_iter().map(|r| r.kind).collect();
+    ok(&mut lab, "sockets");
+    let kinds: Vec<String> = last_table(&rec).into_iter().map(|r| r.kind).collect();
     assert!(kinds.contains(&"udp relay".into()) && kinds.contains(&"udp time server".into()), "{kinds:?}");
-    let closed = must(&mut lab, "close net");
+    let closed = ok(&mut lab, "close net");
     assert!(matches!(closed.result, Some(CallResult::Ok { ref detail }) if detail.contains("thread joined")));
-    must(&mut lab, "close srv");
+    ok(&mut lab, "close srv");
     // join() returns once the thread is done; the kernel drops its task
     // entry a moment later, so look again for a while.
     assert!(service_threads_become(threads), "close joins the threads");
@@ -110,18 +95,18 @@ fn closing_stops_and_joins_the_threads_and_frees_the_sockets() {
 fn the_time_server_answers_formats_defaults_and_errors_through_a_clean_relay() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (mut lab, rec) = relayed("");
-    must(&mut lab, "sendto cli net \"#1 %Y\"");
-    let got = must(&mut lab, "recvfrom cli").bytes.expect("a reply");
+    ok(&mut lab, "sendto cli net \"#1 %Y\"");
+    let got = ok(&mut lab, "recvfrom cli").bytes.expect("a reply");
     let text = String::from_utf8(got).expect("text");
     assert!(text.starts_with("#1 20") && text.len() == 7, "{text}");
-    must(&mut lab, "sendto cli net \"\"");
-    let got = must(&mut lab, "recvfrom cli").bytes.expect("a reply");
+    ok(&mut lab, "sendto cli net \"\"");
+    let got = ok(&mut lab, "recvfrom cli").bytes.expect("a reply");
     assert_eq!(got.len(), "2026-11-23 16:40:01".len(), "{got:?}");
-    must(&mut lab, "sendto cli net \"%Q\"");
-    let got = must(&mut lab, "recvfrom cli").bytes.expect("a reply");
+    ok(&mut lab, "sendto cli net \"%Q\"");
+    let got = ok(&mut lab, "recvfrom cli").bytes.expect("a reply");
     assert!(got.starts_with(b"error: unknown conversion '%Q'"), "{got:?}");
-    must(&mut lab, "sendto cli srv hex:ff");
-    let got = must(&mut lab, "recvfrom cli").bytes.expect("a reply");
+    ok(&mut lab, "sendto cli srv hex:ff");
+    let got = ok(&mut lab, "recvfrom cli").bytes.expect("a reply");
     assert!(got.starts_with(b"error: the format is not UTF-8"), "{got:?}");
     let actions: Vec<RelayAction> = rec
         .events()
@@ -139,11 +124,11 @@ fn the_time_server_answers_formats_defaults_and_errors_through_a_clean_relay() {
 fn a_held_datagram_waits_for_the_next_one_however_long_and_goes_out_on_close() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (mut lab, rec) = relayed("--reorder 100");
-    must(&mut lab, "sendto cli net \"#1\"");
+    ok(&mut lab, "sendto cli net \"#1\"");
     assert_eq!(lab.run_line("recvfrom cli --timeout 300").errno(), Some("EAGAIN"), "#1 is held: no time limit");
-    must(&mut lab, "sendto cli net \"#2\"");
-    assert_eq!(must(&mut lab, "recvfrom cli").bytes.as_deref(), Some(&b"#1"[..]), "#2 let #1 go");
-    must(&mut lab, "close net");
+    ok(&mut lab, "sendto cli net \"#2\"");
+    assert_eq!(ok(&mut lab, "recvfrom cli").bytes.as_deref(), Some(&b"#1"[..]), "#2 let #1 go");
+    ok(&mut lab, "close net");
     let on_close = rec
         .events()
         .into_iter()
@@ -155,7 +140,7 @@ fn a_held_datagram_waits_for_the_next_one_however_long_and_goes_out_on_close() {
 fn bad_relay_commands_are_one_line_errors() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (mut lab, _) = lab();
-    must(&mut lab, "udp serve time as srv");
+    ok(&mut lab, "udp serve time as srv");
     for (line, says) in [
         ("relay udp srv --loss 101", "not a percentage"),
         ("relay udp srv --dup 0.001", "not a percentage"),

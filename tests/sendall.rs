@@ -1,17 +1,11 @@
 //! `sendall`: the send loop, on real sockets — each call's count, EAGAIN
 //! while the peer does not read, and every byte delivered once it does.
 
-use netlab::event::{CallResult, Event, Recorder};
-use netlab::lab::{Lab, Outcome};
+mod common;
 
-fn lab() -> (Lab, Recorder) {
-    let rec = Recorder::new();
-    (Lab::new(Box::new(rec.clone())), rec)
-}
-
-fn run(lab: &mut Lab, line: &str) -> Outcome {
-    lab.run_line(line)
-}
+use common::playground::{lab, results, run};
+use netlab::event::CallResult;
+use netlab::lab::Lab;
 
 /// A connection whose buffers are small: the receiver's set on the
 /// listener before the handshake, the sender's on the client.
@@ -27,16 +21,6 @@ fn small_pair(lab: &mut Lab) {
     }
 }
 
-fn calls(rec: &Recorder, sock: &str, prefix: &str) -> Vec<CallResult> {
-    rec.events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Call { sock: s, call, result } if s == sock && call.starts_with(prefix) => Some(result),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn without_a_reader_the_loop_stops_at_its_timeout_and_keeps_the_rest() {
     let (mut lab, rec) = lab();
@@ -45,10 +29,10 @@ fn without_a_reader_the_loop_stops_at_its_timeout_and_keeps_the_rest() {
     assert!(!out.is_ok(), "the peer never reads: {out:?}");
     let sent = out.bytes.as_ref().map_or(0, Vec::len);
     assert!(sent > 0 && sent < 200_000, "queued {sent}");
-    let sends = calls(&rec, "cli", "send(");
+    let sends = results(&rec, "cli", "send(");
     assert!(matches!(&sends[0], CallResult::Ok { detail } if detail.contains("partial")), "{sends:?}");
     assert!(sends.iter().any(|r| matches!(r, CallResult::Err { errno, .. } if errno == "EAGAIN")), "{sends:?}");
-    let end = &calls(&rec, "cli", "sendall(")[0];
+    let end = &results(&rec, "cli", "sendall(")[0];
     assert!(matches!(end, CallResult::Failed { why } if why.contains("still yours to send")), "{end:?}");
 }
 
@@ -60,7 +44,7 @@ fn with_a_reader_every_byte_arrives_in_order() {
     assert!(out.is_ok(), "{out:?}");
     assert_eq!(out.bytes.as_ref().map(Vec::len), Some(100_000));
     assert_eq!(out.value.as_deref(), Some("100000"), "the reader's byte count");
-    let read = calls(&rec, "conn", "recv(");
+    let read = results(&rec, "conn", "recv(");
     assert!(matches!(&read[0], CallResult::Ok { detail } if detail.contains("nothing lost")), "{read:?}");
     assert!(run(&mut lab, "recv conn --timeout 0").errno() == Some("EAGAIN"), "the reader took it all");
 }
@@ -73,7 +57,7 @@ fn bytes_queued_before_are_read_first_and_counted_apart() {
     run(&mut lab, "wait conn readable 5");
     let out = run(&mut lab, "sendall cli \"later\" --reader conn");
     assert_eq!(out.value.as_deref(), Some("5"));
-    let read = calls(&rec, "conn", "recv(");
+    let read = results(&rec, "conn", "recv(");
     assert!(matches!(&read[0], CallResult::Ok { detail } if detail.contains("after 5 bytes sent earlier")));
 }
 
@@ -82,7 +66,7 @@ fn a_small_payload_goes_in_one_call() {
     let (mut lab, rec) = lab();
     small_pair(&mut lab);
     assert!(run(&mut lab, "sendall cli \"hello\"").is_ok());
-    assert_eq!(calls(&rec, "cli", "send(").len(), 1);
+    assert_eq!(results(&rec, "cli", "send(").len(), 1);
 }
 
 #[test]

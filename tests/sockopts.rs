@@ -1,32 +1,10 @@
 //! O_NONBLOCK, SO_RCVTIMEO / SO_SNDTIMEO and `sysctl`: what the learner's
 //! settings make the next calls do, checked on real sockets.
 
-use netlab::event::{CallResult, Event, Recorder};
-use netlab::lab::{Lab, Outcome};
+mod common;
 
-fn lab() -> (Lab, Recorder) {
-    let rec = Recorder::new();
-    (Lab::new(Box::new(rec.clone())), rec)
-}
-
-fn ok(lab: &mut Lab, line: &str) -> Outcome {
-    let outcome = lab.run_line(line);
-    assert!(outcome.is_ok(), "{line}: {outcome:?}");
-    outcome
-}
-
-fn connected(lab: &mut Lab) {
-    for line in ["tcp listen as srv", "tcp connect srv as cli", "accept srv as conn"] {
-        ok(lab, line);
-    }
-}
-
-fn why(outcome: &Outcome) -> String {
-    match &outcome.result {
-        Some(CallResult::Err { why, .. }) => why.clone().unwrap_or_default(),
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
+use common::playground::{lab, ok, pair, why};
+use netlab::event::{Event, Recorder};
 
 /// Whether any event asked the learner to wait (a blocking wait began).
 fn waited(rec: &Recorder) -> bool {
@@ -36,7 +14,7 @@ fn waited(rec: &Recorder) -> bool {
 #[test]
 fn a_non_blocking_recv_fails_with_eagain_at_once_then_reads_once_data_is_there() {
     let (mut lab, rec) = lab();
-    connected(&mut lab);
+    pair(&mut lab);
     assert_eq!(ok(&mut lab, "opt conn nonblock on").value.as_deref(), Some("1"));
     let empty = lab.run_line("recv conn");
     assert_eq!(empty.errno(), Some("EAGAIN"));
@@ -63,7 +41,7 @@ fn a_non_blocking_accept_fails_with_eagain_until_a_client_has_connected() {
 #[test]
 fn so_rcvtimeo_makes_recv_give_up_with_eagain_after_that_long() {
     let (mut lab, _) = lab();
-    connected(&mut lab);
+    pair(&mut lab);
     assert_eq!(ok(&mut lab, "opt conn rcvtimeo").value.as_deref(), Some("off"));
     // The kernel keeps the timeout in clock ticks: it may read back rounded up.
     let set: u64 = ok(&mut lab, "opt conn rcvtimeo 50").value.and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -102,7 +80,7 @@ fn a_non_blocking_send_into_a_full_buffer_queues_part_then_fails_with_eagain() {
 #[test]
 fn a_send_keeps_the_learners_own_send_timeout() {
     let (mut lab, _) = lab();
-    connected(&mut lab);
+    pair(&mut lab);
     ok(&mut lab, "opt cli sndtimeo 200");
     ok(&mut lab, "send cli \"x\" --timeout 1000");
     assert_eq!(ok(&mut lab, "opt cli sndtimeo").value.as_deref(), Some("200"));

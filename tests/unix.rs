@@ -1,54 +1,17 @@
 //! The unix-domain commands on real AF_UNIX sockets: what each reports,
 //! checked on events and outcomes, and that nothing is left on disk.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use netlab::event::{CallResult, Event, Recorder, SocketRow};
-use netlab::lab::{Lab, Outcome};
-
-fn lab() -> (Lab, Recorder) {
-    let rec = Recorder::new();
-    (Lab::new(Box::new(rec.clone())), rec)
-}
-
-fn ok(lab: &mut Lab, line: &str) -> Outcome {
-    let out = lab.run_line(line);
-    assert!(out.is_ok(), "{line}: {out:?}");
-    out
-}
-
-fn calls(rec: &Recorder, sock: &str, call: &str) -> Vec<CallResult> {
-    rec.events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Call { sock: s, call: c, result } if s == sock && c.starts_with(call) => Some(result),
-            _ => None,
-        })
-        .collect()
-}
-
-fn detail(r: &CallResult) -> String {
-    match r {
-        CallResult::Ok { detail } => detail.clone(),
-        CallResult::Err { errno, why, .. } => format!("{errno} {}", why.clone().unwrap_or_default()),
-        CallResult::TimedOut { why, .. } | CallResult::Failed { why } => why.clone(),
-    }
-}
-
-fn last_table(rec: &Recorder) -> Vec<SocketRow> {
-    rec.events()
-        .into_iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::Table { rows } => Some(rows),
-            _ => None,
-        })
-        .expect("a sockets table")
-}
+use common::playground::{detail, lab, last_table, ok, results};
+use netlab::event::Recorder;
+use netlab::lab::Lab;
 
 /// The file the first `bind` on `sock` made, from its event.
 fn bound_file(rec: &Recorder, sock: &str) -> PathBuf {
-    let made = detail(&calls(rec, sock, "bind(")[0]);
+    let made = detail(&results(rec, sock, "bind(")[0]);
     PathBuf::from(made.strip_prefix("made the socket file ").expect("a socket file"))
 }
 
@@ -98,7 +61,7 @@ fn the_file_outlives_close_and_blocks_bind_until_unlinked() {
     let (mut lab, rec) = lab();
     ok(&mut lab, "unix listen srv.sock as srv");
     ok(&mut lab, "close srv");
-    assert!(detail(&calls(&rec, "srv", "close(")[0]).contains("stays"));
+    assert!(detail(&results(&rec, "srv", "close(")[0]).contains("stays"));
     assert_eq!(ok(&mut lab, "unix files").value.as_deref(), Some("srv.sock"));
     assert_eq!(lab.run_line("unix connect srv as late2").errno(), Some("ECONNREFUSED"));
     assert_eq!(lab.run_line("unix listen srv.sock as again").errno(), Some("EADDRINUSE"));
@@ -116,7 +79,7 @@ fn datagrams_keep_boundaries_and_name_their_sender() {
     ok(&mut lab, "sendto a b \"\"");
     assert_eq!(ok(&mut lab, "wait b readable 3").value.as_deref(), Some("3"));
     assert_eq!(ok(&mut lab, "recvfrom b").bytes.as_deref(), Some(b"one".as_slice()));
-    assert!(detail(&calls(&rec, "b", "recvfrom(")[0]).contains("(from a.sock)"));
+    assert!(detail(&results(&rec, "b", "recvfrom(")[0]).contains("(from a.sock)"));
     assert_eq!(ok(&mut lab, "recv b").bytes.as_deref(), Some(&[][..]), "an empty datagram");
     ok(&mut lab, "socketpair dgram as l r");
     ok(&mut lab, "send l \"ping\"");
@@ -131,7 +94,7 @@ fn shutdown_on_a_socketpair_tells_the_peer() {
     assert_eq!(lab.run_line("send q \"x\"").errno(), Some("EPIPE"));
     ok(&mut lab, "shutdown q write");
     assert_eq!(ok(&mut lab, "recv p").bytes.as_deref(), Some(&[][..]));
-    assert!(!detail(&calls(&rec, "q", "shutdown(")[0]).contains("FIN"), "no FIN on AF_UNIX");
+    assert!(!detail(&results(&rec, "q", "shutdown(")[0]).contains("FIN"), "no FIN on AF_UNIX");
 }
 
 #[test]
@@ -140,7 +103,7 @@ fn unprivileged_connect_meets_the_file_mode() {
     ok(&mut lab, "unix listen as srv");
     ok(&mut lab, "unix chmod srv 000");
     assert_eq!(lab.run_line("unix connect srv as user --unprivileged").errno(), Some("EACCES"));
-    assert!(detail(&calls(&rec, "user", "connect(")[0]).contains("write permission"));
+    assert!(detail(&results(&rec, "user", "connect(")[0]).contains("write permission"));
     ok(&mut lab, "unix chmod srv 600");
     ok(&mut lab, "unix connect srv as owner --unprivileged");
     // The capability drop was the helper thread's alone: this thread still passes.
@@ -198,8 +161,8 @@ fn an_empty_seqpacket_record_is_not_eof_until_the_peer_closes() {
     ok(&mut lab, "socketpair seqpacket as a b");
     ok(&mut lab, "send a \"\"");
     assert_eq!(ok(&mut lab, "recv b").bytes.as_deref(), Some(&[][..]));
-    assert!(detail(&calls(&rec, "b", "recv(")[0]).contains("an empty record"));
+    assert!(detail(&results(&rec, "b", "recv(")[0]).contains("an empty record"));
     ok(&mut lab, "close a");
     ok(&mut lab, "recv b");
-    assert!(detail(&calls(&rec, "b", "recv(")[1]).contains("EOF"));
+    assert!(detail(&results(&rec, "b", "recv(")[1]).contains("EOF"));
 }
