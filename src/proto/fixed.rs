@@ -111,6 +111,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::testing::{every_split, in_chunks};
 
     const LEN: NonZeroUsize = NonZeroUsize::new(8).unwrap();
 
@@ -120,19 +121,6 @@ mod tests {
 
     fn stream() -> Vec<u8> {
         messages().iter().flat_map(|m| encode(m, LEN).unwrap()).collect()
-    }
-
-    fn decode_pieces<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
-        let mut dec = Decoder::new(LEN);
-        let mut out = Vec::new();
-        for piece in pieces {
-            dec.push(piece);
-            while let Some(m) = dec.next_frame().unwrap() {
-                out.push(m);
-            }
-        }
-        dec.finish().unwrap();
-        out
     }
 
     #[test]
@@ -150,17 +138,12 @@ mod tests {
 
     #[test]
     fn one_byte_at_a_time() {
-        let s = stream();
-        assert_eq!(decode_pieces(s.chunks(1)), messages());
+        assert_eq!(in_chunks(Decoder::new(LEN), &stream(), 1), messages());
     }
 
     #[test]
     fn every_two_chunk_split() {
-        let s = stream();
-        for cut in 0..=s.len() {
-            let (a, b) = s.split_at(cut);
-            assert_eq!(decode_pieces([a, b]), messages(), "cut at {cut}");
-        }
+        every_split(|| Decoder::new(LEN), &stream(), |frames, cut| assert_eq!(frames, messages(), "cut at {cut}"));
     }
 
     #[test]

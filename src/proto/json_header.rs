@@ -214,6 +214,7 @@ impl Default for Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::testing::{every_split, in_chunks};
 
     fn frames() -> Vec<(Map<String, Value>, Vec<u8>)> {
         let mut named = Map::new();
@@ -223,19 +224,6 @@ mod tests {
 
     fn stream(order: LengthOrder) -> Vec<u8> {
         frames().iter().flat_map(|(h, b)| encode(h, b, order).unwrap()).collect()
-    }
-
-    fn decode_pieces<'a>(order: LengthOrder, pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<Frame> {
-        let mut dec = Decoder::new(order);
-        let mut out = Vec::new();
-        for piece in pieces {
-            dec.push(piece);
-            while let Some(f) = dec.next_frame().unwrap() {
-                out.push(f);
-            }
-        }
-        dec.finish().unwrap();
-        out
     }
 
     fn check(got: &[Frame]) {
@@ -265,17 +253,14 @@ mod tests {
     #[test]
     fn one_byte_at_a_time_in_both_orders() {
         for order in [LengthOrder::BigEndian, LengthOrder::LittleEndian] {
-            check(&decode_pieces(order, stream(order).chunks(1)));
+            check(&in_chunks(Decoder::new(order), &stream(order), 1));
         }
     }
 
     #[test]
     fn every_two_chunk_split() {
-        let s = stream(LengthOrder::BigEndian);
-        for cut in 0..=s.len() {
-            let (a, b) = s.split_at(cut);
-            check(&decode_pieces(LengthOrder::BigEndian, [a, b]));
-        }
+        let order = LengthOrder::BigEndian;
+        every_split(|| Decoder::new(order), &stream(order), |frames, _| check(&frames));
     }
 
     #[test]

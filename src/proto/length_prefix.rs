@@ -138,6 +138,7 @@ impl Default for Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::testing::{every_split, in_chunks};
 
     fn sample_messages() -> Vec<Vec<u8>> {
         vec![
@@ -151,20 +152,6 @@ mod tests {
 
     fn sample_stream() -> Vec<u8> {
         sample_messages().iter().flat_map(|m| encode(m).unwrap()).collect()
-    }
-
-    /// Feeds `stream` in chunks of `chunk` bytes, draining frames after each.
-    fn decode_in_chunks(stream: &[u8], chunk: usize) -> Vec<Vec<u8>> {
-        let mut dec = Decoder::default();
-        let mut frames = Vec::new();
-        for piece in stream.chunks(chunk) {
-            dec.push(piece);
-            while let Some(frame) = dec.next_frame().unwrap() {
-                frames.push(frame);
-            }
-        }
-        dec.finish().unwrap();
-        frames
     }
 
     #[test]
@@ -191,7 +178,7 @@ mod tests {
         let stream = sample_stream();
         let expected = sample_messages();
         for chunk in [1, 3, 7, 4096, stream.len()] {
-            assert_eq!(decode_in_chunks(&stream, chunk), expected, "chunk {chunk}");
+            assert_eq!(in_chunks(Decoder::default(), &stream, chunk), expected, "chunk {chunk}");
         }
     }
 
@@ -199,11 +186,7 @@ mod tests {
     fn every_two_chunk_split() {
         let messages = [b"hello".to_vec(), Vec::new(), b"bye\n".to_vec()];
         let stream: Vec<u8> = messages.iter().flat_map(|m| encode(m).unwrap()).collect();
-        for cut in 0..=stream.len() {
-            let (a, b) = stream.split_at(cut);
-            let frames = crate::proto::decode_all(Decoder::default(), [a, b]).unwrap();
-            assert_eq!(frames, messages, "cut at {cut}");
-        }
+        every_split(Decoder::default, &stream, |frames, cut| assert_eq!(frames, messages, "cut at {cut}"));
     }
 
     #[test]
@@ -239,7 +222,7 @@ mod tests {
         let msg: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
         let mut stream = encode(&msg).unwrap();
         stream.extend(encode(b"after").unwrap());
-        let frames = decode_in_chunks(&stream, 1);
+        let frames = in_chunks(Decoder::default(), &stream, 1);
         // Not assert_eq!: a failure would print two million numbers.
         assert!(frames == [msg, b"after".to_vec()], "1 MiB stream corrupted");
     }

@@ -132,6 +132,8 @@ impl Default for Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::decode_all;
+    use crate::proto::testing::{every_split, in_chunks};
 
     fn messages() -> Vec<Vec<u8>> {
         vec![b"hello".to_vec(), Vec::new(), b"tab\there\0nul".to_vec(), "中文 ok".as_bytes().to_vec()]
@@ -139,19 +141,6 @@ mod tests {
 
     fn stream() -> Vec<u8> {
         messages().iter().flat_map(|m| encode(m).unwrap()).collect()
-    }
-
-    fn decode_pieces<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<Vec<u8>>, FrameError> {
-        let mut dec = Decoder::default();
-        let mut out = Vec::new();
-        for piece in pieces {
-            dec.push(piece);
-            while let Some(m) = dec.next_frame()? {
-                out.push(m);
-            }
-        }
-        dec.finish()?;
-        Ok(out)
     }
 
     #[test]
@@ -163,29 +152,21 @@ mod tests {
 
     #[test]
     fn one_byte_at_a_time() {
-        let s = stream();
-        assert_eq!(decode_pieces(s.chunks(1)).unwrap(), messages());
+        assert_eq!(in_chunks(Decoder::default(), &stream(), 1), messages());
     }
 
     #[test]
     fn every_two_chunk_split() {
-        let s = stream();
-        for cut in 0..=s.len() {
-            let (a, b) = s.split_at(cut);
-            assert_eq!(decode_pieces([a, b]).unwrap(), messages(), "cut at {cut}");
-        }
+        every_split(Decoder::default, &stream(), |frames, cut| assert_eq!(frames, messages(), "cut at {cut}"));
     }
 
     #[test]
     fn crlf_is_tolerated_in_every_split() {
         let s = b"hello\r\nworld\r\n\r\n";
         let want = vec![b"hello".to_vec(), b"world".to_vec(), Vec::new()];
-        for cut in 0..=s.len() {
-            let (a, b) = s.split_at(cut);
-            assert_eq!(decode_pieces([a, b]).unwrap(), want, "cut at {cut}");
-        }
+        every_split(Decoder::default, s, |frames, cut| assert_eq!(frames, want, "cut at {cut}"));
         // A lone \r inside a line is data.
-        assert_eq!(decode_pieces([&b"a\rb\n"[..]]).unwrap(), vec![b"a\rb".to_vec()]);
+        assert_eq!(decode_all(Decoder::default(), [b"a\rb\n"]).unwrap(), vec![b"a\rb".to_vec()]);
     }
 
     #[test]

@@ -123,3 +123,32 @@ impl_decode!(fixed::Decoder, Vec<u8>);
 impl_decode!(line::Decoder, Vec<u8>);
 impl_decode!(length_prefix::Decoder, Vec<u8>);
 impl_decode!(json_header::Decoder, json_header::Frame);
+
+/// For the codecs' unit tests: feed a whole stream to a decoder in pieces.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Decode, decode_all};
+
+    /// Every frame in `stream` fed to `decoder` `chunk` bytes at a time
+    /// (1: one byte at a time); panics unless it decodes and ends between
+    /// frames.
+    pub(crate) fn in_chunks<D: Decode>(decoder: D, stream: &[u8], chunk: usize) -> Vec<D::Frame> {
+        decode_all(decoder, stream.chunks(chunk)).unwrap_or_else(|e| panic!("in {chunk}-byte chunks: {e}"))
+    }
+
+    /// Cuts `stream` in two at every position, from 0 to its length, and
+    /// feeds both halves to a fresh decoder from `new`; `check` gets each
+    /// cut's frames and the cut. Panics unless every cut decodes and ends
+    /// between frames.
+    pub(crate) fn every_split<D: Decode>(
+        new: impl Fn() -> D,
+        stream: &[u8],
+        mut check: impl FnMut(Vec<D::Frame>, usize),
+    ) {
+        for cut in 0..=stream.len() {
+            let (a, b) = stream.split_at(cut);
+            let frames = decode_all(new(), [a, b]).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            check(frames, cut);
+        }
+    }
+}
