@@ -129,6 +129,19 @@ impl Lab {
         Ok(outcome)
     }
 
+    /// accept() blocks until a connection has finished its handshake; poll
+    /// first so the wait is bounded and Ctrl-C can end it. A non-blocking
+    /// listener does not wait at all (accept() says EAGAIN at once).
+    /// `Some` when the wait gave up.
+    pub(super) fn wait_for_client(
+        &mut self,
+        listener: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Outcome>, String> {
+        let Some(timeout) = self.patience(listener, timeout, false)? else { return Ok(None) };
+        self.until_readable(listener, "accept()", (timeout, timeout), "a client", "no client connected")
+    }
+
     pub(super) fn accept(
         &mut self,
         listener: &str,
@@ -143,15 +156,8 @@ impl Lab {
             return Err(format!("'{listener}' is not listening: accept works on a socket made by tcp listen"));
         }
         let name = self.claim_name(name, "conn")?;
-        // accept() blocks until a connection has finished its handshake;
-        // poll first so the wait is bounded and Ctrl-C can end it. A
-        // non-blocking listener does not wait at all.
-        if let Some(timeout) = self.patience(listener, timeout, false)? {
-            let gave_up =
-                self.until_readable(listener, "accept()", (timeout, timeout), "a client", "no client connected")?;
-            if let Some(gave_up) = gave_up {
-                return Ok(gave_up);
-            }
+        if let Some(gave_up) = self.wait_for_client(listener, timeout)? {
+            return Ok(gave_up);
         }
         let accepted = self.open(listener)?.sock.accept();
         let (sock, peer) = match accepted {

@@ -77,13 +77,13 @@ impl Lab {
             ),
         };
         self.call(name, call, CallResult::ok(detail));
-        self.emit(Event::bytes(name, Direction::Sent, &data[..sent]));
-        Ok(Outcome {
-            sock: Some(name.into()),
-            result: Some(CallResult::ok("")),
-            bytes: Some(data[..sent].to_vec()),
-            ..Outcome::default()
-        })
+        Ok(self.sent(name, data[..sent].to_vec()))
+    }
+
+    /// Shows the bytes `name` just sent; the command's outcome, with them.
+    pub(super) fn sent(&mut self, name: &str, data: Vec<u8>) -> Outcome {
+        self.emit(Event::bytes(name, Direction::Sent, &data));
+        Outcome { bytes: Some(data), ..Outcome::of(name, CallResult::ok("")) }
     }
 
     pub(super) fn send_to(&mut self, name: &str, target: &AddrSpec, payload: &Payload) -> Result<Outcome, String> {
@@ -125,13 +125,7 @@ impl Lab {
             detail.push_str(&taken);
         }
         self.call(name, call, CallResult::ok(detail));
-        self.emit(Event::bytes(name, Direction::Sent, &data));
-        Ok(Outcome {
-            sock: Some(name.into()),
-            result: Some(CallResult::ok("")),
-            bytes: Some(data),
-            ..Outcome::default()
-        })
+        Ok(self.sent(name, data))
     }
 
     pub(super) fn recv(

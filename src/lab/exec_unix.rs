@@ -137,13 +137,8 @@ impl Lab {
         timeout: Option<Duration>,
     ) -> Result<Outcome, String> {
         let name = self.claim_name(name, "conn")?;
-        // A non-blocking listener does not wait: accept() says EAGAIN at once.
-        if let Some(timeout) = self.patience(listener, timeout, false)? {
-            let gave_up =
-                self.until_readable(listener, "accept()", (timeout, timeout), "a client", "no client connected")?;
-            if let Some(gave_up) = gave_up {
-                return Ok(gave_up);
-            }
+        if let Some(gave_up) = self.wait_for_client(listener, timeout)? {
+            return Ok(gave_up);
         }
         let accepted = self.open(listener)?.sock.accept();
         let (sock, peer) = match accepted {

@@ -131,13 +131,7 @@ impl Lab {
             return Ok(Outcome::of(name, result));
         }
         self.call(name, call, CallResult::ok(format!("one datagram of {} bytes", data.len())));
-        self.emit(Event::bytes(name, Direction::Sent, &data));
-        Ok(Outcome {
-            sock: Some(name.into()),
-            result: Some(CallResult::ok("")),
-            bytes: Some(data),
-            ..Outcome::default()
-        })
+        Ok(self.sent(name, data))
     }
 }
 
