@@ -150,6 +150,8 @@ fn bad_relay_commands_are_one_line_errors() {
         ("relay udp srv --seed x", "whole number"),
         ("udp serve echo", "serves one protocol"),
         ("recvfrom srv", "background thread"),
+        ("udp serve time 0.0.0.0:0", "not loopback"),
+        ("relay udp 0.0.0.0:0 srv", "not loopback"),
     ] {
         let out = lab.run_line(line);
         let err = out.usage_error.unwrap_or_default();

@@ -66,6 +66,14 @@ impl Lab {
         call: &str,
         detail: impl FnOnce(SocketAddr) -> String,
     ) -> Result<Outcome, String> {
+        // A background thread answers whatever reaches it, so it listens on
+        // loopback only: a wildcard would let other machines talk to it.
+        if !addr::is_loopback(addr) {
+            return Err(format!(
+                "{} is not loopback: netlab's background services bind 127.0.0.1 or ::1 only (e.g. 127.0.0.1:0)",
+                addr.ip()
+            ));
+        }
         let sock = match self.new_socket(name, addr, Type::DGRAM, Protocol::UDP) {
             Ok(s) => s,
             Err(failed) => return Ok(*failed),
