@@ -128,4 +128,5 @@ fn an_unprivileged_bind_of_a_privileged_port_fails_with_eacces_and_binds_nothing
     assert!(matches!(zero.result, Some(CallResult::Failed { .. })));
     assert!(lab.run_line("tcp listen --unprivileged").usage_error.is_some(), "needs a port");
     assert!(lab.run_line("tcp listen 192.0.2.1:80 --unprivileged").usage_error.is_some(), "loopback only");
+    assert!(lab.run_line("tcp listen 0.0.0.0:80 --unprivileged").usage_error.is_some(), "not every interface");
 }

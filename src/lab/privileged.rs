@@ -137,8 +137,10 @@ fn bind_without_capability(addr: SocketAddr) -> Vec<(String, CallResult)> {
 impl Lab {
     pub(super) fn bind_unprivileged(&mut self, spec: &AddrSpec, name: Option<&str>) -> Result<Outcome, String> {
         let addr = self.resolve(spec)?;
-        if !addr::is_loopback(addr) && !addr.ip().is_unspecified() {
-            return Err(format!("{} is not loopback: use 127.0.0.1, ::1 or a wildcard (0.0.0.0, ::)", addr.ip()));
+        // The bind must fail; if some policy let it through after all, the
+        // port taken for that instant is on loopback, never every interface.
+        if !addr::is_loopback(addr) {
+            return Err(format!("{} is not loopback: --unprivileged tries 127.0.0.1 or ::1 only", addr.ip()));
         }
         let name = self.claim_name(name, "srv")?;
         let start = ports::unprivileged_port_start()?;
