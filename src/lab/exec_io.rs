@@ -338,6 +338,31 @@ impl Lab {
                 Err(e) => Ready::Stopped(self.failed(name, call, &e.into())),
             });
         };
+        // The socket's own SO_RCVTIMEO: a real blocking call, so the kernel
+        // enforces it and the EAGAIN is the kernel's. Ctrl-C still ends it:
+        // the signal handler has no SA_RESTART, so recv fails with EINTR.
+        let sock = &self.open(name)?.sock;
+        if sock.read_timeout().ok().flatten() == Some(timeout) {
+            let fd = sock.as_raw_fd();
+            let ready_now = cancel::wait_fd(sock.as_fd(), PollFlags::POLLIN, Duration::ZERO);
+            if !matches!(ready_now, Ok(Waited::Ready(_))) {
+                self.emit(super::waiting_notice(name, what, timeout));
+            }
+            return Ok(match read(fd, MsgFlags::empty()) {
+                Ok(value) => {
+                    self.drain_reports();
+                    Ready::Read(value)
+                }
+                Err(e @ Errno::EAGAIN) => {
+                    let why = format!(
+                        "{missing} within {} ms: the socket's SO_RCVTIMEO ran out and the kernel returned EAGAIN (EWOULDBLOCK)",
+                        timeout.as_millis()
+                    );
+                    Ready::Stopped(self.would_block(name, call, &e.into(), why))
+                }
+                Err(e) => Ready::Stopped(self.failed(name, call, &e.into())),
+            });
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
