@@ -129,10 +129,18 @@ fn check_format(format: &str) -> Result<(), TimeError> {
         }
         let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
         i += digits;
-        if i < bytes.len() && b"EO".contains(&bytes[i]) {
+        // glibc copies an unsupported modifier pair (%Ez) through as text,
+        // so only the pairs POSIX defines are accepted.
+        let modifier = bytes.get(i).copied().filter(|b| b"EO".contains(b));
+        if modifier.is_some() {
             i += 1;
         }
-        let ok = digits <= 2 && i < bytes.len() && CONVERSIONS.as_bytes().contains(&bytes[i]);
+        let allowed: &[u8] = match modifier {
+            Some(b'E') => b"cCxXyY",
+            Some(_) => b"deHImMSuUVwWy",
+            None => CONVERSIONS.as_bytes(),
+        };
+        let ok = digits <= 2 && i < bytes.len() && allowed.contains(&bytes[i]);
         if !ok {
             // Show the spec up to and including the offending character.
             let end = format[i..].chars().next().map_or(format.len(), |c| i + c.len_utf8());
@@ -171,8 +179,10 @@ mod tests {
 
     #[test]
     fn bad_requests_get_error_replies() {
-        let cases: [(&[u8], &str); 6] = [
+        let cases: [(&[u8], &str); 8] = [
             (b"%Q", "unknown conversion '%Q' at byte 0"),
+            (b"%Ez", "unknown conversion '%Ez'"),
+            (b"%OY", "unknown conversion '%OY'"),
             (b"time: %", "unknown conversion '%' at byte 6"),
             (b"%999Y", "unknown conversion '%999Y'"),
             (b"\xff\xfe", "not UTF-8"),
