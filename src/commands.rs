@@ -117,7 +117,15 @@ pub fn demo(name: &str, format: Format, seed: Option<u64>) -> Result<(), Failure
     if let Some(seed) = seed {
         lab.set_seed(seed);
     }
-    if crate::demo::run(info, &mut lab) {
+    // Ctrl-C stops the demo at its next step, and the lab still closes its
+    // sockets, joins its threads and removes its socket files on the way out.
+    // Without the handler, the default action would end the process first.
+    let _ = crate::lab::cancel::install_sigint_handler();
+    let held = crate::demo::run(info, &mut lab);
+    if crate::lab::cancel::is_cancelled() {
+        return Err(Failure::CheckFailed(format!("demo {name}: cancelled with Ctrl-C")));
+    }
+    if held {
         Ok(())
     } else {
         Err(Failure::CheckFailed(format!("demo {name}: an expected effect did not happen (see ✗ above)")))

@@ -174,6 +174,9 @@ pub fn run(demo: &DemoInfo, lab: &mut Lab) -> bool {
 
 /// Run a command that the demo needs to succeed; a failure stops the demo.
 fn must(lab: &mut Lab, line: &str) -> Result<Outcome, String> {
+    if crate::lab::cancel::is_cancelled() {
+        return Err("cancelled with Ctrl-C".into());
+    }
     let outcome = lab.run_shown(line);
     if outcome.is_ok() { Ok(outcome) } else { Err(format!("`{line}` failed")) }
 }

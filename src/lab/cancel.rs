@@ -17,8 +17,9 @@ extern "C" fn on_sigint(_: nix::libc::c_int) {
     CANCELLED.store(true, Ordering::SeqCst);
 }
 
-/// Make Ctrl-C set a flag instead of killing the process (REPL only; a
-/// one-shot `netlab demo` keeps the default so Ctrl-C simply ends it).
+/// Make Ctrl-C set a flag instead of killing the process: the REPL cancels
+/// the current wait; a one-shot `netlab demo` stops at its next step and
+/// still cleans up.
 pub fn install_sigint_handler() -> nix::Result<()> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     // No SA_RESTART: a blocking send() interrupted by Ctrl-C returns (with
