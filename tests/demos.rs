@@ -306,8 +306,13 @@ fn handshake_shows_listen_established_before_accept_and_syn_sent_every_run() {
         let accepted = events.iter().position(|e| matches!(e, Event::Call { call, .. } if call == "accept()"));
         let cli_up = events.iter().position(|e| matches!(e, Event::Kernel { sock, .. } if sock == "cli"));
         assert!(cli_up < accepted, "the client is ESTABLISHED before accept()");
-        assert_eq!(states(&events, "second"), ["SYN_SENT"]);
-        assert!(matches!(calls(&events, "second", "connect(")[..], [CallResult::TimedOut { .. }]), "not refused");
+        let waits = calls(&events, "full", "getsockopt(TCP_INFO) until");
+        assert!(matches!(waits[..], [CallResult::Ok { .. }, CallResult::Ok { .. }]), "both queued: {waits:?}");
+        for queued in ["first", "second"] {
+            assert!(matches!(calls(&events, queued, "connect(")[..], [CallResult::Ok { .. }]), "{queued} got in");
+        }
+        assert_eq!(states(&events, "late"), ["SYN_SENT"]);
+        assert!(matches!(calls(&events, "late", "connect(")[..], [CallResult::TimedOut { .. }]), "not refused");
     }
 }
 
@@ -511,6 +516,9 @@ fn backlog_queues_before_accept_stalls_when_full_and_is_capped_every_run() {
         let srv = queues(&events, "srv");
         assert_eq!(srv[0], (Some(3), Some(2)), "backlog 2 holds 3 finished connections");
         assert_eq!(srv[1], (Some(2), Some(2)), "one accept() frees one slot");
+        let waits = calls(&events, "srv", "getsockopt(TCP_INFO) until");
+        assert_eq!(waits.len(), 3, "waited for each client to be queued");
+        assert!(waits.iter().all(|r| matches!(r, CallResult::Ok { .. })), "{waits:?}");
         assert!(matches!(calls(&events, "late", "connect(")[..], [CallResult::TimedOut { .. }]), "not refused");
         assert_eq!(states(&events, "late"), ["SYN_SENT"]);
         let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").expect("somaxconn");

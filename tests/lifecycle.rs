@@ -1,11 +1,12 @@
 //! What `sockets` and `wait … state` report over a connection's life:
 //! a listener's accept queue and backlog, and a socket the program still
-//! holds whose connection the kernel has moved to TIME_WAIT.
+//! holds whose connection the kernel has moved to TIME_WAIT; and
+//! `wait … queued`, which waits for the server's side of a handshake.
 
 mod common;
 
-use common::playground::{lab, last_table, ok, pair};
-use netlab::event::{Event, Recorder, SocketRow};
+use common::playground::{lab, last_table, ok, pair, run};
+use netlab::event::{CallResult, Event, Recorder, SocketRow};
 
 /// The row for `sock` in the last `sockets` table.
 fn row(rec: &Recorder, sock: &str) -> SocketRow {
@@ -50,4 +51,30 @@ fn a_socket_still_open_after_shutdown_and_the_peers_fin_shows_time_wait() {
     ok(&mut lab, "wait conn state TIME_WAIT");
     ok(&mut lab, "sockets");
     assert_eq!(row(&rec, "conn").state, "TIME_WAIT");
+}
+
+#[test]
+fn wait_queued_returns_once_the_listener_has_queued_that_many_connections() {
+    let (mut lab, _rec) = lab();
+    ok(&mut lab, "tcp listen --backlog 1 as srv");
+    ok(&mut lab, "tcp connect srv as a");
+    assert_eq!(ok(&mut lab, "wait srv queued 1").value.as_deref(), Some("1"));
+    ok(&mut lab, "tcp connect srv as b");
+    assert_eq!(ok(&mut lab, "wait srv queued 2").value.as_deref(), Some("2"));
+    // backlog 1 holds two: a third can never be queued, so the wait gives up.
+    let more = run(&mut lab, "wait srv queued 3 --timeout 50");
+    let Some(CallResult::TimedOut { why, .. }) = &more.result else { panic!("not a timeout: {more:?}") };
+    assert!(why.contains("at most 2"), "{why}");
+    ok(&mut lab, "accept srv as conn");
+    assert_eq!(ok(&mut lab, "wait srv queued 1").value.as_deref(), Some("1"), "accept() took one");
+}
+
+#[test]
+fn wait_queued_wants_a_tcp_listener_and_a_count() {
+    let (mut lab, _rec) = lab();
+    pair(&mut lab);
+    let not_listener = run(&mut lab, "wait cli queued 1");
+    assert!(not_listener.usage_error.as_deref().is_some_and(|e| e.contains("not a TCP listener")), "{not_listener:?}");
+    let not_count = run(&mut lab, "wait srv queued many");
+    assert!(not_count.usage_error.as_deref().is_some_and(|e| e.contains("connection count")), "{not_count:?}");
 }

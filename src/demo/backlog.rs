@@ -2,7 +2,8 @@
 //! for accept(), and what Linux does when that queue is full.
 //!
 //! Deterministic by construction: on loopback each connect() finishes its
-//! handshake before it returns, so the queue fills one by one; Linux drops
+//! handshake before it returns, and `wait srv queued N` waits until the
+//! server's kernel has queued it, so the queue fills one by one; Linux drops
 //! a SYN once the queue holds more than the backlog, so the next client
 //! stays in SYN_SENT. The kernel would resend that SYN after 1 s; the demo
 //! stays under that and gives up (the lesson waits for the retry).
@@ -23,6 +24,9 @@ fn queue_fills(lab: &mut Lab) -> Result<(), String> {
     lab.say("Clients connect. The server's kernel finishes each handshake on its own and queues the connection.");
     for i in 1..=BACKLOG + 1 {
         must(lab, &format!("tcp connect srv as c{i}"))?;
+        // connect() returns before the server's kernel has necessarily
+        // queued the connection; the next SYN must find it there.
+        must(lab, &format!("wait srv queued {i}"))?;
     }
     let last = format!("c{}", BACKLOG + 1);
     let established = lab.run_shown(&format!("wait {last} state ESTABLISHED"));

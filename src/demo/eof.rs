@@ -34,7 +34,10 @@ fn two_loops(lab: &mut Lab) -> Result<(), String> {
     );
     must(lab, "tcp listen as srv")?;
     must(lab, "tcp connect srv as alice")?;
+    // Queued one at a time, so accept() takes alice first on every run.
+    must(lab, "wait srv queued 1")?;
     must(lab, "tcp connect srv as bob")?;
+    must(lab, "wait srv queued 2")?;
     let mut served = Vec::new();
     for (client, messages) in [("alice", &["hello", "how are you"][..]), ("bob", &["bye"][..])] {
         lab.say(format!("connection loop: accept() takes the next client off the queue — {client}"));

@@ -67,6 +67,8 @@ pub enum WaitFor {
     Readable(usize),
     /// The kernel shows this TCP state for the socket.
     State(TcpState),
+    /// A TCP listener's accept queue holds at least this many connections.
+    Queued(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,7 +364,7 @@ fn parse_recv_frame(cmd: &str, a: &Args, kind: &str) -> Result<Command, String> 
 
 fn parse_wait(rest: &[String]) -> Result<Command, String> {
     let a = Args::parse(rest, TIMEOUT, &[])?;
-    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)";
+    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)  or  wait LISTENER queued N";
     let [sock, what, arg] = a.positional.as_slice() else { return Err(usage.into()) };
     tokens::check_name(sock)?;
     let until = match what.as_str() {
@@ -370,6 +372,7 @@ fn parse_wait(rest: &[String]) -> Result<Command, String> {
         "state" => WaitFor::State(
             TcpState::parse(arg).ok_or_else(|| format!("'{arg}' is not a TCP state, e.g. ESTABLISHED, TIME_WAIT"))?,
         ),
+        "queued" => WaitFor::Queued(arg.parse().map_err(|_| format!("'{arg}' is not a connection count: {usage}"))?),
         _ => return Err(usage.into()),
     };
     Ok(Command::Wait { sock: sock.clone(), until, timeout: timeout(&a)? })

@@ -77,8 +77,8 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "wait",
-        usage: "wait SOCK readable N | wait SOCK state STATE [--timeout MS]",
-        about: "wait until N bytes are queued, or the kernel shows a TCP state",
+        usage: "wait SOCK readable N | wait SOCK state STATE | wait LISTENER queued N [--timeout MS]",
+        about: "wait until N bytes are queued, the kernel shows a TCP state, or N connections wait for accept()",
     },
     CommandHelp {
         name: "close",

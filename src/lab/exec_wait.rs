@@ -1,5 +1,6 @@
 //! Waiting for something the learner cannot see coming: bytes in a
-//! receive queue (FIONREAD), or a kernel TCP state in /proc/net/tcp.
+//! receive queue (FIONREAD), a kernel TCP state in /proc/net/tcp, or
+//! connections in a listener's accept queue (TCP_INFO).
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
@@ -28,6 +29,47 @@ impl Lab {
         match until {
             WaitFor::Readable(n) => self.wait_readable(name, *n, timeout),
             WaitFor::State(state) => self.wait_state(name, *state, timeout),
+            WaitFor::Queued(n) => self.wait_queued(name, *n, timeout),
+        }
+    }
+
+    /// The client's connect() returns once its own kernel has sent the
+    /// final ACK; the listener's kernel queues the connection when that ACK
+    /// is processed (softirq), which may be a moment later. This waits for
+    /// the server's side, so the next step sees the queue it expects.
+    fn wait_queued(&mut self, name: &str, want: u32, timeout: Duration) -> Result<Outcome, String> {
+        if self.open(name)?.kind != Kind::Listener {
+            return Err(format!("'{name}' is not a TCP listener: only a listener has an accept queue to wait for"));
+        }
+        let call = format!("getsockopt(TCP_INFO) until accept queue ≥ {want}");
+        let mut last = self.accept_queue(name);
+        if last.is_none_or(|q| q.queued < want) {
+            let unit = if want == 1 { "connection" } else { "connections" };
+            self.emit(super::waiting_notice(name, &format!("{want} queued {unit}"), timeout));
+        }
+        let found = cancel::wait_until(timeout, || {
+            last = self.accept_queue(name);
+            last.filter(|q| q.queued >= want)
+        });
+        match found {
+            Ok(q) => {
+                let result = CallResult::ok(format!("{} queued (backlog {})", q.queued, q.backlog));
+                self.call(name, call, result.clone());
+                Ok(Outcome { value: Some(q.queued.to_string()), ..Outcome::of(name, result) })
+            }
+            Err(waited) => {
+                let missing = match last {
+                    Some(q) if want > q.backlog + 1 => format!(
+                        "only {} queued: with backlog {}, Linux queues at most {} and drops further SYNs",
+                        q.queued,
+                        q.backlog,
+                        q.backlog + 1
+                    ),
+                    Some(q) => format!("only {} queued (did enough clients connect?)", q.queued),
+                    None => "the kernel did not report the accept queue".to_string(),
+                };
+                Ok(self.gave_up(name, &call, waited, timeout, &missing, false))
+            }
         }
     }
 

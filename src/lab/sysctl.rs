@@ -13,10 +13,13 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("net.core.wmem_max", "the largest SO_SNDBUF a program may ask for (Linux then doubles it)"),
     ("net.ipv4.ip_local_port_range", "where port 0 and clients' source ports come from (ephemeral ports)"),
     ("net.ipv4.ip_unprivileged_port_start", "ports below this need CAP_NET_BIND_SERVICE to bind (root has it)"),
-    ("net.ipv4.tcp_max_syn_backlog", "how many half-open connections (SYN received, not yet ACKed) a listener keeps"),
+    (
+        "net.ipv4.tcp_max_syn_backlog",
+        "matters only with SYN cookies off: SYNs from peers the kernel has no record of are dropped once a listener holds 3/4 this many half-open connections (the listen backlog bounds that SYN queue itself)",
+    ),
     (
         "net.ipv4.tcp_abort_on_overflow",
-        "1: a full accept queue answers with RST; 0 (default): the ACK is dropped and the client retries",
+        "1: a full accept queue answers the client's final ACK with RST; 0 (default): the server drops that ACK and later resends its SYN-ACK — the client already believes it is connected",
     ),
     ("net.ipv4.tcp_syn_retries", "how often connect() resends an unanswered SYN before ETIMEDOUT"),
     (

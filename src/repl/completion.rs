@@ -77,7 +77,7 @@ impl NetlabHelper {
             ["opt", _, "rcvtimeo" | "sndtimeo" | "linger"] => words(&["off"]),
             ["sysctl"] => words(&crate::lab::sysctl::names()),
             ["shutdown", _] => words(&["read", "write", "both"]),
-            ["wait", _] => words(&["readable", "state"]),
+            ["wait", _] => words(&["readable", "state", "queued"]),
             ["wait", _, "state"] => words(&STATES),
             ["recv", _, .., "--frame"] => words(&Framing::NAMES),
             ["sendall", .., "--reader"] => socks(),
@@ -154,6 +154,7 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
+        assert_eq!(h.candidates(&["wait", "srv"]), vec!["readable", "state", "queued"]);
         assert!(h.candidates(&[]).contains(&"unix".to_string()));
         assert!(h.candidates(&[]).contains(&"socketpair".to_string()));
         assert!(h.candidates(&["unix"]).contains(&"listen".to_string()));
