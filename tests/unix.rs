@@ -166,3 +166,20 @@ fn an_empty_seqpacket_record_is_not_eof_until_the_peer_closes() {
     ok(&mut lab, "recv b");
     assert!(detail(&results(&rec, "b", "recv(")[1]).contains("EOF"));
 }
+
+#[test]
+fn recv_frame_refuses_message_sockets() {
+    let (mut lab, _) = lab();
+    let refused = |lab: &mut Lab, line: &str| lab.run_line(line).usage_error.unwrap_or_else(|| panic!("{line} ran"));
+    ok(&mut lab, "socketpair seqpacket as a b");
+    ok(&mut lab, "send a u32be:5");
+    ok(&mut lab, "send a \"hello\"");
+    // Before: FIONREAD (9) > a peek (4), so this spun forever at 100% CPU.
+    let why = refused(&mut lab, "recv b --frame u32 --timeout 500");
+    assert!(why.contains("SOCK_SEQPACKET") && why.contains("use recv b"), "{why}");
+    ok(&mut lab, "socketpair dgram as c d");
+    assert!(refused(&mut lab, "recv d --frame line").contains("use recv d"));
+    ok(&mut lab, "socketpair as e f");
+    ok(&mut lab, "send e \"hi\\n\"");
+    assert_eq!(ok(&mut lab, "recv f --frame line").bytes.as_deref(), Some(b"hi".as_slice()));
+}

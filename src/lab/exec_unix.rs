@@ -317,6 +317,18 @@ impl Lab {
     }
 }
 
+/// SOCK_SEQPACKET or SOCK_DGRAM (from SO_TYPE) when `s` keeps message
+/// boundaries; `None` for a byte stream. A socketpair's role says nothing
+/// about its type, so commands that need a byte stream ask the socket.
+pub(super) fn message_type(s: &LabSocket) -> Result<Option<&'static str>, String> {
+    match s.sock.r#type().map_err(|e| format!("getsockopt(SO_TYPE) failed: {e}"))? {
+        t if t == Type::STREAM => Ok(None),
+        t if t == Type::SEQPACKET => Ok(Some("SOCK_SEQPACKET")),
+        t if t == Type::DGRAM => Ok(Some("SOCK_DGRAM")),
+        _ => Ok(Some("message-based")),
+    }
+}
+
 /// What a failed unix connect() means, where the generic text would mislead.
 fn connect_why(e: &std::io::Error, unprivileged: bool, target: &UnixName) -> Option<&'static str> {
     Some(match e.raw_os_error()? {
