@@ -183,3 +183,31 @@ fn recv_frame_refuses_message_sockets() {
     ok(&mut lab, "send e \"hi\\n\"");
     assert_eq!(ok(&mut lab, "recv f --frame line").bytes.as_deref(), Some(b"hi".as_slice()));
 }
+
+#[test]
+fn unlink_and_chmod_touch_only_socket_files() {
+    let outside = std::env::temp_dir().join(format!("netlab-unix-notsock-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let plain = outside.join("plain");
+    std::fs::write(&plain, b"keep me").unwrap();
+    let link = outside.join("link.sock");
+    let (mut lab, _) = lab();
+    ok(&mut lab, "unix listen as srv");
+    std::os::unix::fs::symlink(&plain, &link).unwrap();
+    let refused = |lab: &mut Lab, line: &str| lab.run_line(line).usage_error.unwrap_or_else(|| panic!("{line} ran"));
+    for line in [
+        format!("unix unlink {}", plain.display()),
+        format!("unix chmod {} 000", plain.display()),
+        format!("unix chmod {} 000", link.display()),
+        format!("unix unlink {}", link.display()),
+    ] {
+        assert!(refused(&mut lab, &line).contains("not a socket file"), "{line}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777;
+    let (kept, linked) = (plain.exists(), link.symlink_metadata().is_ok());
+    std::fs::remove_dir_all(&outside).unwrap();
+    assert!(kept && linked && mode != 0, "mode {mode:o}");
+    ok(&mut lab, "unix chmod srv 600");
+    ok(&mut lab, "unix unlink srv");
+}

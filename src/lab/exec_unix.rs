@@ -6,7 +6,7 @@
 //! permissions decide who may connect.
 
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
@@ -251,7 +251,16 @@ impl Lab {
     /// The file behind a spec, for unlink and chmod.
     fn file_of(&mut self, spec: &UnixSpec, call: &str) -> Result<std::path::PathBuf, String> {
         match self.unix_target(spec)? {
-            UnixName::Path(p) => Ok(p),
+            // Only socket files, never what a symlink points at: an absolute
+            // path could name any file, and netlab often runs as root. A
+            // missing file is left to the call, which says ENOENT.
+            UnixName::Path(p) => match std::fs::symlink_metadata(&p) {
+                Ok(m) if !m.file_type().is_socket() => Err(format!(
+                    "{} is not a socket file: netlab only unlinks/chmods socket files",
+                    self.unix_files.short(&p).display()
+                )),
+                _ => Ok(p),
+            },
             _ => Err(format!(
                 "{spec} has no file, so there is nothing to {call}: an abstract name vanishes when its last socket closes, and anyone in this network namespace may connect to it"
             )),
