@@ -211,3 +211,39 @@ fn unlink_and_chmod_touch_only_socket_files() {
     ok(&mut lab, "unix chmod srv 600");
     ok(&mut lab, "unix unlink srv");
 }
+
+#[test]
+fn recvloop_refuses_message_sockets_where_an_empty_read_is_not_eof() {
+    let (mut lab, _) = lab();
+    ok(&mut lab, "socketpair seqpacket as a b");
+    ok(&mut lab, "send a \"\"");
+    // Before: the empty record was reported as "EOF — the peer closed".
+    let why = lab.run_line("recvloop b").usage_error.expect("refused");
+    assert!(why.contains("SOCK_SEQPACKET") && why.contains("use recv b"), "{why}");
+    ok(&mut lab, "socketpair dgram as c d");
+    assert!(lab.run_line("recvloop d").usage_error.expect("refused").contains("SOCK_DGRAM"));
+}
+
+#[test]
+fn shutdown_on_a_datagram_pair_does_not_promise_eof() {
+    let (mut lab, rec) = lab();
+    ok(&mut lab, "socketpair dgram as a b");
+    ok(&mut lab, "shutdown a write");
+    let said = detail(&results(&rec, "a", "shutdown(")[0]);
+    assert!(!said.contains("will read EOF") && said.contains("no EOF"), "{said}");
+    assert_eq!(lab.run_line("send a \"x\"").errno(), Some("EPIPE"));
+    // The peer is really not told: it waits, and reads no EOF.
+    assert_eq!(lab.run_line("recv b --timeout 50").errno(), Some("EAGAIN"));
+}
+
+#[test]
+fn recv_after_shutdown_read_on_a_datagram_pair_ends_at_its_timeout() {
+    let (mut lab, _) = lab();
+    ok(&mut lab, "socketpair dgram as a b");
+    ok(&mut lab, "shutdown b read");
+    assert_eq!(lab.run_line("send a \"x\"").errno(), Some("EPIPE"));
+    // poll says readable, a non-blocking recv says EAGAIN: this spun forever.
+    let started = std::time::Instant::now();
+    assert_eq!(lab.run_line("recv b --timeout 100").errno(), Some("EAGAIN"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}

@@ -350,6 +350,13 @@ impl Lab {
                     self.drain_reports();
                     return Ok(Ready::Read(value));
                 }
+                // poll can say readable while recv says EAGAIN (a unix
+                // datagram socket after shutdown(SHUT_RD)): stop at the
+                // deadline or on Ctrl-C all the same.
+                Err(Errno::EAGAIN) if cancel::is_cancelled() || Instant::now() >= deadline => {
+                    let waited = if cancel::is_cancelled() { Waited::Cancelled } else { Waited::TimedOut };
+                    return Ok(Ready::Stopped(self.gave_up(name, call, waited, timeout, missing, true)));
+                }
                 Err(Errno::EAGAIN) => continue,
                 Err(e) => return Ok(Ready::Stopped(self.failed(name, call, &e.into()))),
             }
