@@ -247,3 +247,29 @@ fn recv_after_shutdown_read_on_a_datagram_pair_ends_at_its_timeout() {
     assert_eq!(lab.run_line("recv b --timeout 100").errno(), Some("EAGAIN"));
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
+
+#[test]
+fn unprivileged_connect_makes_its_socket_before_dropping_capabilities() {
+    let (mut lab, rec) = lab();
+    ok(&mut lab, "unix listen as srv");
+    ok(&mut lab, "unix connect srv as user --unprivileged");
+    // socket() on netlab's own thread (an fd keeps its opener's
+    // credentials), then only connect() on the thread without them.
+    let order: Vec<String> = common::playground::calls_on(&rec, "user")
+        .into_iter()
+        .map(|(call, _)| call.split('(').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(order, ["socket", "capset", "connect"]);
+}
+
+#[test]
+fn errors_say_what_to_do_instead() {
+    let (mut lab, _) = lab();
+    ok(&mut lab, "socketpair as u v");
+    let why = lab.run_line("recv u --as u32be").usage_error.expect("refused");
+    assert!(why.contains("use recv u"), "{why}");
+    // Short enough as typed, too long once inside the private directory.
+    let name = format!("{}.sock", "n".repeat(100));
+    let why = lab.run_line(&format!("unix listen {name}")).usage_error.expect("refused");
+    assert!(why.contains("use a shorter name") && why.contains("107"), "{why}");
+}

@@ -142,7 +142,7 @@ impl Lab {
             Kind::Udp if decode.is_none() => return self.recv_from(name, size, peek, timeout),
             Kind::Udp => return Err("--as works on TCP sockets; use recvfrom for UDP".into()),
             Kind::Unix(_) if decode.is_none() => return self.unix_recv(name, size, peek, timeout, "recv"),
-            Kind::Unix(_) => return Err("--as works on TCP sockets".into()),
+            Kind::Unix(_) => return Err(format!("--as works on TCP sockets; on a unix socket use recv {name}")),
             Kind::Stream => {}
         }
         let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
