@@ -502,6 +502,9 @@ fn unix_shows_boundaries_socket_files_abstract_names_and_permissions_every_run()
         assert_eq!(errno(calls(&events, "late", "connect(")[0]), "ECONNREFUSED", "the abstract name is gone");
         assert_eq!(errno(calls(&events, "usercli", "connect(")[0]), "EACCES", "mode 0000 without the capability");
         assert!(calls(&events, "owner", "connect(")[0].is_ok(), "mode 0600 as the owner");
+        let claims_override =
+            events.iter().any(|e| matches!(e, Event::Say { text } if text.contains("holds CAP_DAC_OVERRIDE")));
+        assert_eq!(claims_override, holds_dac_override(), "the demo says what this process really holds");
         // The private directory, named in the first bind, went with the lab.
         let made = calls(&events, "srv", "bind(");
         let file = detail(made[0]).strip_prefix("made the socket file ").expect("a socket file");
@@ -550,4 +553,11 @@ fn every_listed_demo_is_tested_here() {
     for name in netlab::demo::names() {
         assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
     }
+}
+
+/// CAP_DAC_OVERRIDE (bit 1) in this process's effective set, from /proc.
+fn holds_dac_override() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:")).unwrap_or_default();
+    u64::from_str_radix(hex.trim(), 16).is_ok_and(|caps| caps & (1 << 1) != 0)
 }

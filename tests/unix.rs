@@ -166,3 +166,110 @@ fn an_empty_seqpacket_record_is_not_eof_until_the_peer_closes() {
     ok(&mut lab, "recv b");
     assert!(detail(&results(&rec, "b", "recv(")[1]).contains("EOF"));
 }
+
+#[test]
+fn recv_frame_refuses_message_sockets() {
+    let (mut lab, _) = lab();
+    let refused = |lab: &mut Lab, line: &str| lab.run_line(line).usage_error.unwrap_or_else(|| panic!("{line} ran"));
+    ok(&mut lab, "socketpair seqpacket as a b");
+    ok(&mut lab, "send a u32be:5");
+    ok(&mut lab, "send a \"hello\"");
+    // Before: FIONREAD (9) > a peek (4), so this spun forever at 100% CPU.
+    let why = refused(&mut lab, "recv b --frame u32 --timeout 500");
+    assert!(why.contains("SOCK_SEQPACKET") && why.contains("use recv b"), "{why}");
+    ok(&mut lab, "socketpair dgram as c d");
+    assert!(refused(&mut lab, "recv d --frame line").contains("use recv d"));
+    ok(&mut lab, "socketpair as e f");
+    ok(&mut lab, "send e \"hi\\n\"");
+    assert_eq!(ok(&mut lab, "recv f --frame line").bytes.as_deref(), Some(b"hi".as_slice()));
+}
+
+#[test]
+fn unlink_and_chmod_touch_only_socket_files() {
+    let outside = std::env::temp_dir().join(format!("netlab-unix-notsock-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let plain = outside.join("plain");
+    std::fs::write(&plain, b"keep me").unwrap();
+    let link = outside.join("link.sock");
+    let (mut lab, _) = lab();
+    ok(&mut lab, "unix listen as srv");
+    std::os::unix::fs::symlink(&plain, &link).unwrap();
+    let refused = |lab: &mut Lab, line: &str| lab.run_line(line).usage_error.unwrap_or_else(|| panic!("{line} ran"));
+    for line in [
+        format!("unix unlink {}", plain.display()),
+        format!("unix chmod {} 000", plain.display()),
+        format!("unix chmod {} 000", link.display()),
+        format!("unix unlink {}", link.display()),
+    ] {
+        assert!(refused(&mut lab, &line).contains("not a socket file"), "{line}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777;
+    let (kept, linked) = (plain.exists(), link.symlink_metadata().is_ok());
+    std::fs::remove_dir_all(&outside).unwrap();
+    assert!(kept && linked && mode != 0, "mode {mode:o}");
+    ok(&mut lab, "unix chmod srv 600");
+    ok(&mut lab, "unix unlink srv");
+}
+
+#[test]
+fn recvloop_refuses_message_sockets_where_an_empty_read_is_not_eof() {
+    let (mut lab, _) = lab();
+    ok(&mut lab, "socketpair seqpacket as a b");
+    ok(&mut lab, "send a \"\"");
+    // Before: the empty record was reported as "EOF — the peer closed".
+    let why = lab.run_line("recvloop b").usage_error.expect("refused");
+    assert!(why.contains("SOCK_SEQPACKET") && why.contains("use recv b"), "{why}");
+    ok(&mut lab, "socketpair dgram as c d");
+    assert!(lab.run_line("recvloop d").usage_error.expect("refused").contains("SOCK_DGRAM"));
+}
+
+#[test]
+fn shutdown_on_a_datagram_pair_does_not_promise_eof() {
+    let (mut lab, rec) = lab();
+    ok(&mut lab, "socketpair dgram as a b");
+    ok(&mut lab, "shutdown a write");
+    let said = detail(&results(&rec, "a", "shutdown(")[0]);
+    assert!(!said.contains("will read EOF") && said.contains("no EOF"), "{said}");
+    assert_eq!(lab.run_line("send a \"x\"").errno(), Some("EPIPE"));
+    // The peer is really not told: it waits, and reads no EOF.
+    assert_eq!(lab.run_line("recv b --timeout 50").errno(), Some("EAGAIN"));
+}
+
+#[test]
+fn recv_after_shutdown_read_on_a_datagram_pair_ends_at_its_timeout() {
+    let (mut lab, _) = lab();
+    ok(&mut lab, "socketpair dgram as a b");
+    ok(&mut lab, "shutdown b read");
+    assert_eq!(lab.run_line("send a \"x\"").errno(), Some("EPIPE"));
+    // poll says readable, a non-blocking recv says EAGAIN: this spun forever.
+    let started = std::time::Instant::now();
+    assert_eq!(lab.run_line("recv b --timeout 100").errno(), Some("EAGAIN"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn unprivileged_connect_makes_its_socket_before_dropping_capabilities() {
+    let (mut lab, rec) = lab();
+    ok(&mut lab, "unix listen as srv");
+    ok(&mut lab, "unix connect srv as user --unprivileged");
+    // socket() on netlab's own thread (an fd keeps its opener's
+    // credentials), then only connect() on the thread without them.
+    let order: Vec<String> = common::playground::calls_on(&rec, "user")
+        .into_iter()
+        .map(|(call, _)| call.split('(').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(order, ["socket", "capset", "connect"]);
+}
+
+#[test]
+fn errors_say_what_to_do_instead() {
+    let (mut lab, _) = lab();
+    ok(&mut lab, "socketpair as u v");
+    let why = lab.run_line("recv u --as u32be").usage_error.expect("refused");
+    assert!(why.contains("use recv u"), "{why}");
+    // Short enough as typed, too long once inside the private directory.
+    let name = format!("{}.sock", "n".repeat(100));
+    let why = lab.run_line(&format!("unix listen {name}")).usage_error.expect("refused");
+    assert!(why.contains("use a shorter name") && why.contains("107"), "{why}");
+}

@@ -105,10 +105,16 @@ fn abstract_names(lab: &mut Lab) -> Result<(), String> {
 
 fn permissions(lab: &mut Lab) -> Result<(), String> {
     lab.heading("file permissions decide who may connect");
-    lab.say(
-        "connect() needs write permission on the socket file (man 7 unix). netlab runs as root here, and root \
-         skips that check (CAP_DAC_OVERRIDE) — so --unprivileged connects from a thread that dropped it.",
-    );
+    // Bit 1 of the effective set: what actually skips the check, not the uid.
+    let dac_override = crate::lab::privileged::process_effective_caps().is_ok_and(|caps| caps & (1 << 1) != 0);
+    let who = if dac_override {
+        "netlab holds CAP_DAC_OVERRIDE here (as root does), which skips that check — so --unprivileged connects \
+         from a thread that dropped it."
+    } else {
+        "netlab runs without CAP_DAC_OVERRIDE here, so the check applies to it as to any user; --unprivileged \
+         drops nothing more."
+    };
+    lab.say(format!("connect() needs write permission on the socket file (man 7 unix). {who}"));
     must(lab, "unix chmod srv2 000")?;
     let root = lab.run_shown("unix connect srv2 as rootcli");
     if root.is_ok() {

@@ -240,8 +240,22 @@ impl Lab {
             }
         };
         // AF_UNIX has no FIN and no RST: the peer just reads EOF, or gets EPIPE.
+        let unix_dgram = self
+            .open(name)
+            .is_ok_and(|s| matches!(s.kind, Kind::Unix(_)) && s.sock.r#type().is_ok_and(|t| t == socket2::Type::DGRAM));
         let detail = match (how, self.open(name).map(|s| s.kind)) {
             (_, Err(_) | Ok(Kind::Listener | Kind::Stream | Kind::Udp)) => detail,
+            // Linux passes a shutdown on to the peer only for stream and
+            // seqpacket (unix_shutdown): a datagram peer reads no EOF.
+            (Shutdown::Read, _) if unix_dgram => {
+                "recv() gets only what is already queued; the peer's send() now fails with EPIPE"
+            }
+            (Shutdown::Write, _) if unix_dgram => {
+                "send() on this socket now fails with EPIPE; the peer is not told and reads no EOF (a datagram socket has none)"
+            }
+            (Shutdown::Both, _) if unix_dgram => {
+                "send() fails with EPIPE here and at the peer, which reads no EOF (a datagram socket has none); the fd stays open until close()"
+            }
             // Unlike TCP, the peer is told: its send() now fails with EPIPE.
             (Shutdown::Read, _) => "recv() returns what is queued, then 0; the peer's send() now fails with EPIPE",
             (Shutdown::Write, _) => "the peer will read EOF; this side can still receive",

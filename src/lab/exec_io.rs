@@ -142,7 +142,7 @@ impl Lab {
             Kind::Udp if decode.is_none() => return self.recv_from(name, size, peek, timeout),
             Kind::Udp => return Err("--as works on TCP sockets; use recvfrom for UDP".into()),
             Kind::Unix(_) if decode.is_none() => return self.unix_recv(name, size, peek, timeout, "recv"),
-            Kind::Unix(_) => return Err("--as works on TCP sockets".into()),
+            Kind::Unix(_) => return Err(format!("--as works on TCP sockets; on a unix socket use recv {name}")),
             Kind::Stream => {}
         }
         let call = if peek { format!("recv({size}, MSG_PEEK)") } else { format!("recv({size})") };
@@ -374,6 +374,13 @@ impl Lab {
                     // What a service did to deliver this happened before it.
                     self.drain_reports();
                     return Ok(Ready::Read(value));
+                }
+                // poll can say readable while recv says EAGAIN (a unix
+                // datagram socket after shutdown(SHUT_RD)): stop at the
+                // deadline or on Ctrl-C all the same.
+                Err(Errno::EAGAIN) if cancel::is_cancelled() || Instant::now() >= deadline => {
+                    let waited = if cancel::is_cancelled() { Waited::Cancelled } else { Waited::TimedOut };
+                    return Ok(Ready::Stopped(self.gave_up(name, call, waited, timeout, missing, true)));
                 }
                 Err(Errno::EAGAIN) => continue,
                 Err(e) => return Ok(Ready::Stopped(self.failed(name, call, &e.into()))),

@@ -119,6 +119,18 @@ impl Lab {
                 ));
             }
         }
+        if let Some(ty) = super::exec_unix::message_type(s)? {
+            return Err(format!(
+                "'{name}' is {ty}: seqpacket/datagram sockets already keep message boundaries, nothing to frame — use recv {name}"
+            ));
+        }
+        self.frame_loop(name, framing, timeout)
+    }
+
+    /// Peek, decode, wait for more: until one frame is whole, EOF, the
+    /// deadline or Ctrl-C. Only for byte streams, where FIONREAD counts
+    /// exactly the bytes a peek can see.
+    fn frame_loop(&mut self, name: &str, framing: Framing, timeout: Option<Duration>) -> Result<Outcome, String> {
         // `None`: the socket is non-blocking, so an incomplete frame is
         // EAGAIN at once, as a recv() on it would be.
         let patience = self.patience(name, timeout, false)?;
@@ -170,13 +182,24 @@ impl Lab {
                 let what = format!("the rest of a {} frame ({n} bytes so far)", framing.name());
                 self.emit(super::waiting_notice(name, &what, timeout));
             }
-            let fd = self.open(name)?.sock.as_fd();
+            // Checked here as well as inside the wait: should the kernel's
+            // count ever keep saying "more" while a peek sees no more, the
+            // loop still ends at the deadline or on Ctrl-C.
             let left = deadline.saturating_duration_since(Instant::now());
-            let more = cancel::wait_until(left, || {
-                let now = queues::bytes_readable(fd).ok()?;
-                (now > n || super::exec_wait::read_side_done(fd)).then_some(())
-            });
-            if let Err(waited) = more {
+            let stopped = if cancel::is_cancelled() {
+                Err(cancel::Waited::Cancelled)
+            } else if left.is_zero() {
+                Err(cancel::Waited::TimedOut)
+            } else {
+                let fd = self.open(name)?.sock.as_fd();
+                // Progress is the queue growing past what FIONREAD said
+                // before this peek, not past what the peek returned.
+                cancel::wait_until(left, || {
+                    let now = queues::bytes_readable(fd).ok()?;
+                    (now > queued || super::exec_wait::read_side_done(fd)).then_some(())
+                })
+            };
+            if let Err(waited) = stopped {
                 let missing = format!("no complete {} frame arrived ({n} bytes queued)", framing.name());
                 return Ok(self.gave_up(name, &call, waited, timeout, &missing, true));
             }
@@ -225,6 +248,27 @@ impl Lab {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_incomplete_frame_times_out_when_fionread_counts_more_than_a_peek_sees() {
+        // Only reachable below the SO_TYPE check: on SOCK_SEQPACKET,
+        // FIONREAD counts both records and a peek returns the first. This
+        // spun forever, deaf to --timeout and Ctrl-C; a thread and a
+        // channel make that a failure instead of a hang.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let mut lab = Lab::new(Box::new(crate::event::Recorder::new()));
+            for line in ["socketpair seqpacket as a b", "send a u32be:5", "send a \"hello\""] {
+                assert!(lab.run_line(line).is_ok(), "{line}");
+            }
+            let out = lab.frame_loop("b", Framing::U32, Some(Duration::from_millis(200)));
+            let _ = tx.send(out.map(|o| o.result));
+        });
+        let result = rx.recv_timeout(Duration::from_secs(10)).expect("the frame loop ended");
+        assert!(worker.join().is_ok());
+        // A recv that waited its time out is EAGAIN, as with SO_RCVTIMEO.
+        assert!(matches!(&result, Ok(Some(CallResult::Err { errno, .. })) if errno == "EAGAIN"), "{result:?}");
+    }
 
     #[test]
     fn framing_names_parse_and_round_trip() {

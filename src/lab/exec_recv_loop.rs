@@ -105,6 +105,11 @@ impl Lab {
             }
             Kind::Stream | Kind::Unix(UnixKind::Conn) => {}
         }
+        if let Some(ty) = super::exec_unix::message_type(s)? {
+            return Err(format!(
+                "'{name}' is {ty}: message-based sockets have no EOF-by-empty-read (an empty record is still a message) — use recv {name}"
+            ));
+        }
         // The whole loop is bounded: by --timeout, else the socket's own
         // SO_RCVTIMEO, else netlab's default. A non-blocking socket never
         // waits, but its spin still stops when that time is up.

@@ -6,7 +6,7 @@
 //! permissions decide who may connect.
 
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
@@ -17,6 +17,9 @@ use super::unix_dir::{self, UnixFiles};
 use super::{Kind, Lab, LabSocket, Outcome, UnixKind, unprivileged};
 use crate::event::{CallResult, Event, SocketRow};
 use crate::wire::{kernel, queues, unix as proc_unix};
+
+/// sun_path's 108 bytes, less the final NUL (man 7 unix).
+const MAX_SUN_PATH: usize = 107;
 
 impl Lab {
     pub(super) fn unix(&mut self, cmd: &UnixCommand) -> Result<Outcome, String> {
@@ -83,47 +86,49 @@ impl Lab {
         let sockaddr =
             target.to_sockaddr().ok_or("an unnamed socket cannot be connected to")?.map_err(|e| e.to_string())?;
         let call = format!("connect({})", self.shown(&target));
-        // Non-blocking, so a full accept queue shows as EAGAIN instead of a hang.
-        let make = || -> std::io::Result<Result<Socket, (Socket, std::io::Error)>> {
-            let sock = Socket::new(Domain::UNIX, ty.sock_type(), None)?;
-            sock.set_nonblocking(true)?;
-            match sock.connect(&sockaddr) {
-                Ok(()) => {
-                    sock.set_nonblocking(false)?;
-                    Ok(Ok(sock))
-                }
-                Err(e) => Ok(Err((sock, e))),
-            }
+        // Made here, on netlab's own thread: an fd keeps its opener's
+        // credentials for life, so only connect() runs without the
+        // capabilities. Non-blocking, so a full accept queue shows as
+        // EAGAIN instead of a hang.
+        let sock = match self.unix_socket(&name, ty) {
+            Ok(s) => s,
+            Err(failed) => return Ok(*failed),
         };
-        let made = if unprivileged {
+        if let Err(e) = sock.set_nonblocking(true) {
+            return Ok(self.failed(&name, "fcntl(O_NONBLOCK)", &e));
+        }
+        let connect = || sock.connect(&sockaddr);
+        let connected = if unprivileged {
             let drop = "capset(drop CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)";
-            let why = "on a short-lived thread: file permissions now apply to its calls, as to any user";
-            self.call(&name, drop, CallResult::ok(why));
-            unprivileged::without_file_capabilities(make)
-        } else {
-            make()
-        };
-        let socket_call = format!("socket(AF_UNIX, {})", ty.c_name());
-        let connected = match made {
-            Ok(c) => c,
-            Err(e) => return Ok(self.failed(&name, socket_call, &e)),
-        };
-        let fd = |s: &Socket| CallResult::ok(format!("fd {}", s.as_raw_fd()));
-        let sock = match connected {
-            Ok(sock) => {
-                self.call(&name, socket_call, fd(&sock));
-                sock
-            }
-            Err((sock, e)) => {
-                self.call(&name, socket_call, fd(&sock));
-                let mut result = super::errno::call_error(&e);
-                if let CallResult::Err { why, .. } = &mut result {
-                    *why = connect_why(&e, unprivileged, &target).map(str::to_string).or(why.take());
+            match unprivileged::without_file_capabilities(connect) {
+                Ok(connected) => {
+                    let why = "on a short-lived thread: file permissions now apply to its connect(), as to any user";
+                    self.call(&name, drop, CallResult::ok(why));
+                    connected
                 }
-                self.call(&name, call, result.clone());
-                return Ok(Outcome::of(&name, result));
+                Err(e) => {
+                    let mut result = super::errno::call_error(&e);
+                    if let CallResult::Err { why, .. } = &mut result {
+                        *why = Some("could not drop the capabilities, so connect() was not tried: run it without --unprivileged".into());
+                    }
+                    self.call(&name, drop, result.clone());
+                    return Ok(Outcome::of(&name, result));
+                }
             }
+        } else {
+            connect()
         };
+        if let Err(e) = connected {
+            let mut result = super::errno::call_error(&e);
+            if let CallResult::Err { why, .. } = &mut result {
+                *why = connect_why(&e, unprivileged, &target).map(str::to_string).or(why.take());
+            }
+            self.call(&name, call, result.clone());
+            return Ok(Outcome::of(&name, result));
+        }
+        if let Err(e) = sock.set_nonblocking(false) {
+            return Ok(self.failed(&name, "fcntl(~O_NONBLOCK)", &e));
+        }
         let local = self.name_of(sock.local_addr());
         let peer = self.name_of(sock.peer_addr());
         let detail = format!("connected to {}; this end is {}", self.shown(&peer), self.shown(&local));
@@ -225,12 +230,24 @@ impl Lab {
 
     /// Where a new socket binds: the spec, or NAME.sock in the private dir.
     fn bind_name(&mut self, spec: Option<&UnixSpec>, name: &str) -> Result<UnixName, String> {
-        match spec {
-            None => Ok(UnixName::Path(self.unix_files.place(format!("{name}.sock").as_ref())?)),
-            Some(UnixSpec::Abstract(n)) => Ok(UnixName::Abstract(n.as_bytes().to_vec())),
-            Some(UnixSpec::Path(p)) => Ok(UnixName::Path(self.unix_files.place(p)?)),
-            Some(UnixSpec::Word(w)) => Ok(UnixName::Path(self.unix_files.place(w.as_ref())?)),
+        let typed: std::path::PathBuf = match spec {
+            None => format!("{name}.sock").into(),
+            Some(UnixSpec::Abstract(n)) => return Ok(UnixName::Abstract(n.as_bytes().to_vec())),
+            Some(UnixSpec::Path(p)) => p.clone(),
+            Some(UnixSpec::Word(w)) => w.into(),
+        };
+        let full = self.unix_files.place(&typed)?;
+        // sun_path holds 108 bytes with the final NUL (man 7 unix); a
+        // relative name gets the private directory's path in front.
+        let len = full.as_os_str().len();
+        if len > MAX_SUN_PATH {
+            return Err(format!(
+                "'{}' would be the path {} ({len} bytes), and a unix socket path holds at most {MAX_SUN_PATH}: use a shorter name",
+                typed.display(),
+                full.display()
+            ));
         }
+        Ok(UnixName::Path(full))
     }
 
     /// Where connect/sendto go: a socket's own name means its address.
@@ -251,7 +268,16 @@ impl Lab {
     /// The file behind a spec, for unlink and chmod.
     fn file_of(&mut self, spec: &UnixSpec, call: &str) -> Result<std::path::PathBuf, String> {
         match self.unix_target(spec)? {
-            UnixName::Path(p) => Ok(p),
+            // Only socket files, never what a symlink points at: an absolute
+            // path could name any file, and netlab often runs as root. A
+            // missing file is left to the call, which says ENOENT.
+            UnixName::Path(p) => match std::fs::symlink_metadata(&p) {
+                Ok(m) if !m.file_type().is_socket() => Err(format!(
+                    "{} is not a socket file: netlab only unlinks/chmods socket files",
+                    self.unix_files.short(&p).display()
+                )),
+                _ => Ok(p),
+            },
             _ => Err(format!(
                 "{spec} has no file, so there is nothing to {call}: an abstract name vanishes when its last socket closes, and anyone in this network namespace may connect to it"
             )),
@@ -314,6 +340,18 @@ impl Lab {
             UnixName::Path(p) => self.unix_files.short(p).display().to_string(),
             other => other.to_string(),
         }
+    }
+}
+
+/// SOCK_SEQPACKET or SOCK_DGRAM (from SO_TYPE) when `s` keeps message
+/// boundaries; `None` for a byte stream. A socketpair's role says nothing
+/// about its type, so commands that need a byte stream ask the socket.
+pub(super) fn message_type(s: &LabSocket) -> Result<Option<&'static str>, String> {
+    match s.sock.r#type().map_err(|e| format!("getsockopt(SO_TYPE) failed: {e}"))? {
+        t if t == Type::STREAM => Ok(None),
+        t if t == Type::SEQPACKET => Ok(Some("SOCK_SEQPACKET")),
+        t if t == Type::DGRAM => Ok(Some("SOCK_DGRAM")),
+        _ => Ok(Some("message-based")),
     }
 }
 

@@ -8,7 +8,7 @@
 //! everything in it, and any socket file it bound at an absolute path.
 
 use std::fs::DirBuilder;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -91,7 +91,8 @@ pub fn is_socket(path: &Path) -> bool {
 }
 
 fn make_private_dir() -> Result<PathBuf, String> {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir());
+    let euid = nix::unistd::geteuid().as_raw();
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| is_own_runtime_dir(d, euid));
     let mut last = String::new();
     // An unwritable $XDG_RUNTIME_DIR falls back to the temp dir.
     for base in runtime.into_iter().chain([std::env::temp_dir()]) {
@@ -101,6 +102,14 @@ fn make_private_dir() -> Result<PathBuf, String> {
         }
     }
     Err(last)
+}
+
+/// `$XDG_RUNTIME_DIR` only if it is ours: a directory owned by the
+/// effective uid, mode 0700. Under `sudo -E` it is another user's, and a
+/// dir made inside it is unreachable once CAP_DAC_READ_SEARCH is dropped
+/// (`unix connect --unprivileged` would get EACCES on the parent).
+fn is_own_runtime_dir(dir: &Path, euid: u32) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == euid && m.mode() & 0o777 == 0o700)
 }
 
 fn make_dir_in(base: &Path) -> Result<PathBuf, String> {
@@ -122,6 +131,19 @@ fn make_dir_in(base: &Path) -> Result<PathBuf, String> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_our_own_0700_runtime_dir_is_used() {
+        let dir = std::env::temp_dir().join(format!("netlab-rtdir-test-{}", std::process::id()));
+        DirBuilder::new().mode(0o700).create(&dir).unwrap();
+        let me = nix::unistd::geteuid().as_raw();
+        let ours = is_own_runtime_dir(&dir, me);
+        let someone_elses = is_own_runtime_dir(&dir, me.wrapping_add(1));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let too_open = is_own_runtime_dir(&dir, me);
+        std::fs::remove_dir(&dir).unwrap();
+        assert_eq!((ours, someone_elses, too_open), (true, false, false));
+    }
 
     #[test]
     fn private_dir_is_0700_and_goes_away() {

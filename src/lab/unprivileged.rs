@@ -14,14 +14,15 @@ const CAP_DAC_OVERRIDE: u32 = 1;
 const CAP_DAC_READ_SEARCH: u32 = 2;
 
 /// Run `f` on a new thread without the capabilities that bypass file
-/// permissions, and return what it returned.
-pub fn without_file_capabilities<T: Send>(f: impl FnOnce() -> io::Result<T> + Send) -> io::Result<T> {
+/// permissions. `Err`: the capabilities could not be dropped, and `f` never
+/// ran; `Ok`: what `f` returned.
+pub fn without_file_capabilities<T: Send>(f: impl FnOnce() -> T + Send) -> io::Result<T> {
     // A scoped thread: joined before this returns, so it never outlives the call.
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
                 super::privileged::drop_effective((1 << CAP_DAC_OVERRIDE) | (1 << CAP_DAC_READ_SEARCH))?;
-                f()
+                Ok(f())
             })
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the unprivileged thread panicked")))
@@ -40,7 +41,7 @@ mod tests {
         let file = dir.join("locked");
         std::fs::write(&file, b"x").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
-        let refused = without_file_capabilities(|| std::fs::read(&file));
+        let refused = without_file_capabilities(|| std::fs::read(&file)).expect("capabilities dropped");
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(refused.unwrap_err().raw_os_error(), Some(nix::libc::EACCES));
     }
