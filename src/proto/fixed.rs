@@ -21,6 +21,7 @@
 use std::num::NonZeroUsize;
 
 use super::FrameError;
+use super::recv_buffer::RecvBuffer;
 
 const PAD: u8 = 0;
 
@@ -48,15 +49,13 @@ pub fn encode(msg: &[u8], record_len: NonZeroUsize) -> Result<Vec<u8>, FrameErro
 /// [`finish`](Self::finish).
 #[derive(Debug)]
 pub struct Decoder {
-    buf: Vec<u8>,
-    /// Bytes before `start` belong to records already returned.
-    start: usize,
+    buf: RecvBuffer,
     record_len: usize,
 }
 
 impl Decoder {
     pub fn new(record_len: NonZeroUsize) -> Self {
-        Decoder { buf: Vec::new(), start: 0, record_len: record_len.get() }
+        Decoder { buf: RecvBuffer::default(), record_len: record_len.get() }
     }
 
     /// The size of every record on the wire.
@@ -68,11 +67,7 @@ impl Decoder {
     pub fn push(&mut self, bytes: &[u8]) {
         // Reclaim the consumed prefix only once it outweighs what is left,
         // so each byte is moved O(1) times on average.
-        if self.start > 0 && self.start >= self.buf.len() - self.start {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(bytes);
+        self.buf.push(bytes);
     }
 
     /// The next message, padding removed, once a whole record is buffered.
@@ -80,31 +75,24 @@ impl Decoder {
     /// `Ok(None)` means "incomplete, read more". Call it in a loop after
     /// every push: one `recv()` may carry several records.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
-        let Some(record) = self.buf[self.start..].get(..self.record_len) else {
+        let Some(record) = self.buf.unread().get(..self.record_len) else {
             return Ok(None);
         };
         let used = record.iter().rposition(|&b| b != PAD).map_or(0, |i| i + 1);
         let msg = record[..used].to_vec();
-        self.start += self.record_len;
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        }
+        self.buf.consume(self.record_len);
         Ok(Some(msg))
     }
 
     /// Call when `recv()` returns 0. `Ok(())`: the peer closed between
     /// records; otherwise it died inside one.
     pub fn finish(&self) -> Result<(), FrameError> {
-        match self.buffered() {
-            0 => Ok(()),
-            buffered => Err(FrameError::ClosedMidFrame { buffered }),
-        }
+        self.buf.finish()
     }
 
     /// Bytes received but not yet returned as messages.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len()
     }
 }
 

@@ -23,6 +23,7 @@
 use serde_json::{Map, Value};
 
 use super::FrameError;
+use super::recv_buffer::RecvBuffer;
 
 /// The header key that holds the body's length.
 pub const DATA_SIZE: &str = "data_size";
@@ -99,7 +100,7 @@ pub fn encode_body(body: &[u8], order: LengthOrder) -> Result<Vec<u8>, FrameErro
 #[derive(Debug)]
 struct Pending {
     header: Map<String, Value>,
-    /// Length prefix + JSON, in bytes from `start`.
+    /// Length prefix + JSON, in bytes from the first unread one.
     header_len: usize,
     body_len: usize,
 }
@@ -107,9 +108,7 @@ struct Pending {
 /// Incremental decoder: push bytes in any chunking, pull out [`Frame`]s.
 #[derive(Debug)]
 pub struct Decoder {
-    buf: Vec<u8>,
-    /// Bytes before `start` belong to frames already returned.
-    start: usize,
+    buf: RecvBuffer,
     order: LengthOrder,
     max_header: usize,
     max_body: usize,
@@ -124,16 +123,12 @@ impl Decoder {
     }
 
     pub fn with_limits(order: LengthOrder, max_header: usize, max_body: usize) -> Self {
-        Decoder { buf: Vec::new(), start: 0, order, max_header, max_body, pending: None }
+        Decoder { buf: RecvBuffer::default(), order, max_header, max_body, pending: None }
     }
 
     /// Appends bytes just received from the peer.
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start >= self.buf.len() - self.start {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(bytes);
+        self.buf.push(bytes);
     }
 
     /// The next complete frame, if one is fully buffered.
@@ -149,22 +144,18 @@ impl Decoder {
         }
         let Some(p) = &self.pending else { return Ok(None) };
         let frame_len = p.header_len + p.body_len;
-        let Some(frame) = self.buf[self.start..].get(..frame_len) else {
-            self.buf.reserve(frame_len - self.buffered());
+        let Some(frame) = self.buf.unread().get(..frame_len) else {
+            self.buf.reserve_for(frame_len);
             return Ok(None);
         };
         let body = frame[p.header_len..].to_vec();
         let header = self.pending.take().map(|p| p.header).unwrap_or_default();
-        self.start += frame_len;
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        }
+        self.buf.consume(frame_len);
         Ok(Some(Frame { header, body }))
     }
 
     fn parse_header(&self) -> Result<Option<Pending>, FrameError> {
-        let pending = &self.buf[self.start..];
+        let pending = self.buf.unread();
         let Some((len, rest)) = pending.split_first_chunk::<LEN_BYTES>() else {
             return Ok(None);
         };
@@ -193,15 +184,12 @@ impl Decoder {
     /// Call when `recv()` returns 0. `Ok(())`: the peer closed between
     /// frames; otherwise it died inside one.
     pub fn finish(&self) -> Result<(), FrameError> {
-        match self.buffered() {
-            0 => Ok(()),
-            buffered => Err(FrameError::ClosedMidFrame { buffered }),
-        }
+        self.buf.finish()
     }
 
     /// Bytes received but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len()
     }
 }
 

@@ -17,6 +17,7 @@
 //! an oversized one before buffering it.
 
 use super::FrameError;
+use super::recv_buffer::RecvBuffer;
 
 const HEADER_LEN: usize = 4;
 
@@ -48,11 +49,7 @@ pub fn encode(msg: &[u8]) -> Result<Vec<u8>, FrameError> {
 /// one at a time, which is exactly the worst case the network may produce.
 #[derive(Debug)]
 pub struct Decoder {
-    buf: Vec<u8>,
-    /// Bytes before `start` belong to frames already returned. Consuming by
-    /// moving an offset, instead of shifting the buffer after each frame,
-    /// keeps a burst of many small frames linear rather than quadratic.
-    start: usize,
+    buf: RecvBuffer,
     max_frame: usize,
 }
 
@@ -60,18 +57,12 @@ impl Decoder {
     /// Creates a decoder that rejects frames whose declared length exceeds
     /// `max_frame` bytes (use [`DEFAULT_MAX_FRAME`] if unsure).
     pub fn new(max_frame: usize) -> Self {
-        Decoder { buf: Vec::new(), start: 0, max_frame }
+        Decoder { buf: RecvBuffer::default(), max_frame }
     }
 
     /// Appends bytes just received from the peer.
     pub fn push(&mut self, bytes: &[u8]) {
-        // Reclaim the consumed prefix only once it is at least as big as what
-        // is left, so each byte is moved O(1) times on average.
-        if self.start > 0 && self.start >= self.buf.len() - self.start {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(bytes);
+        self.buf.push(bytes);
     }
 
     /// Returns the next complete frame's body, if one is fully buffered.
@@ -85,7 +76,7 @@ impl Decoder {
     /// reporting it: the stream cannot be resynchronised, so close the
     /// connection.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
-        let pending = &self.buf[self.start..];
+        let pending = self.buf.unread();
         let Some((header, rest)) = pending.split_first_chunk::<HEADER_LEN>() else {
             return Ok(None);
         };
@@ -97,17 +88,11 @@ impl Decoder {
         }
         let Some(body) = rest.get(..len) else {
             // The final size is known, so grow once rather than repeatedly.
-            self.buf.reserve(len - rest.len());
+            self.buf.reserve_for(HEADER_LEN + len);
             return Ok(None);
         };
         let frame = body.to_vec();
-        self.start += HEADER_LEN + len;
-        if self.start == self.buf.len() {
-            // The common case: the buffer ends on a frame boundary, so
-            // resetting is free and the allocation is reused.
-            self.buf.clear();
-            self.start = 0;
-        }
+        self.buf.consume(HEADER_LEN + len);
         Ok(Some(frame))
     }
 
@@ -117,15 +102,12 @@ impl Decoder {
     /// [`next_frame`](Self::next_frame) first: anything still buffered,
     /// even a complete frame, is reported as [`FrameError::ClosedMidFrame`].
     pub fn finish(&self) -> Result<(), FrameError> {
-        match self.buffered() {
-            0 => Ok(()),
-            buffered => Err(FrameError::ClosedMidFrame { buffered }),
-        }
+        self.buf.finish()
     }
 
     /// Bytes received but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len()
     }
 }
 

@@ -16,6 +16,7 @@
 //! tolerated: a `\r` right before the `\n` is removed too.
 
 use super::FrameError;
+use super::recv_buffer::RecvBuffer;
 
 /// A default cap on one line, terminator excluded: far more than any
 /// chat message or command line, far less than memory.
@@ -43,10 +44,8 @@ pub fn encode(msg: &[u8]) -> Result<Vec<u8>, FrameError> {
 /// Incremental decoder: push bytes in any chunking, pull out lines.
 #[derive(Debug)]
 pub struct Decoder {
-    buf: Vec<u8>,
-    /// Bytes before `start` belong to lines already returned.
-    start: usize,
-    /// Bytes from `start` to `scanned` are known to hold no `\n`. Without
+    buf: RecvBuffer,
+    /// The first `scanned` unread bytes are known to hold no `\n`. Without
     /// it a line dribbled in one byte at a time would be rescanned from its
     /// beginning on every push: quadratic work for a long line.
     scanned: usize,
@@ -57,17 +56,12 @@ impl Decoder {
     /// A decoder that rejects lines longer than `max_line` bytes (the
     /// terminator not counted); see [`DEFAULT_MAX_LINE`].
     pub fn new(max_line: usize) -> Self {
-        Decoder { buf: Vec::new(), start: 0, scanned: 0, max_line }
+        Decoder { buf: RecvBuffer::default(), scanned: 0, max_line }
     }
 
     /// Appends bytes just received from the peer.
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start >= self.buf.len() - self.start {
-            self.buf.drain(..self.start);
-            self.scanned -= self.start;
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(bytes);
+        self.buf.push(bytes);
     }
 
     /// The next line, without its `\n` or `\r\n`, once one is complete.
@@ -78,18 +72,18 @@ impl Decoder {
     /// followed by `\n`) — the reader does not wait for the end of a line
     /// it has already decided to refuse.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
-        let unscanned = &self.buf[self.scanned..];
-        let Some(pos) = unscanned.iter().position(|&b| b == b'\n') else {
-            self.scanned = self.buf.len();
-            let pending = self.buffered();
-            let cr_allowance = usize::from(self.buf.last() == Some(&b'\r'));
+        let unread = self.buf.unread();
+        let Some(pos) = unread[self.scanned..].iter().position(|&b| b == b'\n') else {
+            self.scanned = unread.len();
+            let pending = unread.len();
+            let cr_allowance = usize::from(unread.last() == Some(&b'\r'));
             if pending > self.max_line + cr_allowance {
                 return Err(FrameError::TooLarge { len: pending, max: self.max_line });
             }
             return Ok(None);
         };
         let newline = self.scanned + pos;
-        let mut line = &self.buf[self.start..newline];
+        let mut line = &unread[..newline];
         if let Some(without_cr) = line.strip_suffix(b"\r") {
             line = without_cr;
         }
@@ -97,13 +91,8 @@ impl Decoder {
             return Err(FrameError::TooLarge { len: line.len(), max: self.max_line });
         }
         let line = line.to_vec();
-        self.start = newline + 1;
-        self.scanned = self.start;
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-            self.scanned = 0;
-        }
+        self.buf.consume(newline + 1);
+        self.scanned = 0;
         Ok(Some(line))
     }
 
@@ -111,15 +100,12 @@ impl Decoder {
     /// complete line. Bytes without a final `\n` are an unfinished line —
     /// a client killed while typing, or one that forgot the newline.
     pub fn finish(&self) -> Result<(), FrameError> {
-        match self.buffered() {
-            0 => Ok(()),
-            buffered => Err(FrameError::ClosedMidFrame { buffered }),
-        }
+        self.buf.finish()
     }
 
     /// Bytes received but not yet returned as lines.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len()
     }
 }
 

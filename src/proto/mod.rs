@@ -31,6 +31,7 @@ pub mod fixed;
 pub mod json_header;
 pub mod length_prefix;
 pub mod line;
+pub mod recv_buffer;
 pub mod time;
 
 /// Why a byte stream could not be turned into frames.
