@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use common::open_fds;
+use common::{new_fds, open_fds};
 use netlab::event::{CallResult, Direction, Event, Recorder, RelayAction};
 use netlab::lab::Lab;
 
@@ -25,7 +25,8 @@ fn run_many(name: &str) -> Vec<Vec<Event>> {
             let mut lab = Lab::new(Box::new(rec.clone()));
             let ok = netlab::demo::run(demo, &mut lab);
             drop(lab);
-            assert_eq!(open_fds(), before, "demo {name} run {run} leaked file descriptors");
+            let leaked = new_fds(&before);
+            assert!(leaked.is_empty(), "demo {name} run {run} leaked file descriptors: {leaked:?}");
             let failed: Vec<_> = rec.verdicts().into_iter().filter(|(ok, _)| !ok).collect();
             assert!(ok && failed.is_empty(), "demo {name} run {run}: {failed:?}");
             rec.events()

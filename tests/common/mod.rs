@@ -5,11 +5,28 @@
 pub mod playground;
 pub mod pty;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// How many file descriptors this process has open.
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+/// This process's open descriptors, as `fd → target` (`5 → socket:[123]`).
+/// The table is shared by every thread, including the test harness's, so
+/// leak checks compare sets: a descriptor that is new afterwards is a leak;
+/// one some other thread closed meanwhile is not.
+pub fn open_fds() -> BTreeSet<String> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return BTreeSet::new() };
+    dir.flatten()
+        .map(|e| {
+            let target = std::fs::read_link(e.path()).map(|t| t.display().to_string()).unwrap_or_default();
+            format!("{} → {target}", e.file_name().to_string_lossy())
+        })
+        .collect()
+}
+
+/// Descriptors open now that were not open in `before`, other than the
+/// one `read_dir` itself used to list them.
+pub fn new_fds(before: &BTreeSet<String>) -> Vec<String> {
+    let listing = |f: &&String| f.ends_with("/fd") && f.contains("→ /proc/");
+    open_fds().difference(before).filter(|f| !listing(f)).cloned().collect()
 }
 
 /// A fresh directory under the system temp dir, removed when dropped.
