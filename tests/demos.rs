@@ -1,66 +1,11 @@
 //! Every demo shows its effect on every run: each is run 20 times and its
-//! events are checked, and no run leaks a file descriptor.
+//! events are checked, and no run leaks a file descriptor. The demos of
+//! lessons about bytes and messages are in tests/demos_io.rs.
 
 mod common;
 
-use std::sync::Mutex;
-
-use common::{new_fds, open_fds};
-use netlab::event::{CallResult, Direction, Event, Recorder, RelayAction};
-use netlab::lab::Lab;
-
-const RUNS: usize = 20;
-
-/// fd counts are per process: demos in this file must not overlap.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Run a demo `RUNS` times; return each run's events.
-fn run_many(name: &str) -> Vec<Vec<Event>> {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let demo = netlab::demo::find(name).expect("demo exists");
-    (0..RUNS)
-        .map(|run| {
-            let before = open_fds();
-            let rec = Recorder::new();
-            let mut lab = Lab::new(Box::new(rec.clone()));
-            let ok = netlab::demo::run(demo, &mut lab);
-            drop(lab);
-            let leaked = new_fds(&before);
-            assert!(leaked.is_empty(), "demo {name} run {run} leaked file descriptors: {leaked:?}");
-            let failed: Vec<_> = rec.verdicts().into_iter().filter(|(ok, _)| !ok).collect();
-            assert!(ok && failed.is_empty(), "demo {name} run {run}: {failed:?}");
-            rec.events()
-        })
-        .collect()
-}
-
-fn received<'a>(events: &'a [Event], sock: &str) -> Vec<&'a [u8]> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Bytes { sock: s, dir: Direction::Received, data, .. } if s == sock => Some(data.as_slice()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn calls<'a>(events: &'a [Event], sock: &str, prefix: &str) -> Vec<&'a CallResult> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Call { sock: s, call, result } if s == sock && call.starts_with(prefix) => Some(result),
-            _ => None,
-        })
-        .collect()
-}
-
-fn detail(result: &CallResult) -> &str {
-    match result {
-        CallResult::Ok { detail } => detail,
-        CallResult::Err { errno, .. } => errno,
-        CallResult::TimedOut { why, .. } | CallResult::Failed { why } => why,
-    }
-}
+use common::demo_runs::*;
+use netlab::event::{CallResult, Event};
 
 #[test]
 fn sticky_merges_two_sends_and_splits_one_every_run() {
@@ -74,35 +19,6 @@ fn sticky_merges_two_sends_and_splits_one_every_run() {
         assert_eq!(pieces.iter().sum::<usize>(), 1 << 20);
         let sends = calls(&events, "sender", "send(1048576)");
         assert!(sends.iter().any(|r| detail(r).contains("returned 1048576")), "one send call took it all");
-    }
-}
-
-#[test]
-fn framing_naive_reader_is_wrong_decoders_right_and_acks_cost_round_trips_every_run() {
-    for events in run_many("framing") {
-        // Coalesced: the naive reader's one recv() held all three messages.
-        assert!(received(&events, "conn").contains(&b"hellohow are you?bye".as_slice()));
-        // Trickled: every recv() of every pass returned exactly one byte.
-        let trickles = calls(&events, "conn", "recv(1024) × ");
-        assert_eq!(trickles.len(), 5, "the naive pass and one per framing");
-        assert!(trickles.iter().all(|r| detail(r).contains("every one returned 1 byte")));
-        // Each framing decoded both splits back into the three messages.
-        let decoded = "the decoder → \"hello\", \"how are you?\", \"bye\"";
-        let verdicts: Vec<&str> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Verdict { ok: true, text } if text.ends_with(decoded) => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(verdicts.len(), 8, "4 framings × (coalesced, trickled): {verdicts:?}");
-        // Sleeping between sends did not keep a late reader from merging them.
-        assert!(received(&events, "conn").contains(&b"helloworld".as_slice()));
-        // The ack protocol waited once per message; the length prefix never.
-        let ack = calls(&events, "cli", "send(length), recv(ack), send(body) × 200");
-        assert!(ack.len() == 1 && detail(ack[0]).contains("waited for the peer 200 times"));
-        let prefix = calls(&events, "cli", "send([length][body]) × 200");
-        assert!(prefix.len() == 1 && detail(prefix[0]).contains("waited for the peer 0 times"));
     }
 }
 
@@ -153,151 +69,6 @@ fn echo_round_trips_and_sees_eof_every_run() {
     }
 }
 
-/// The events from the `Command` event for `line` up to the next command.
-fn after_command<'a>(events: &'a [Event], line: &str) -> &'a [Event] {
-    let start = events.iter().position(|e| matches!(e, Event::Command { line: l } if l == line));
-    let start = start.unwrap_or_else(|| panic!("no command `{line}`")) + 1;
-    let len = events[start..].iter().position(|e| matches!(e, Event::Command { .. })).unwrap_or(events.len() - start);
-    &events[start..start + len]
-}
-
-#[test]
-fn eof_ends_loops_spins_when_ignored_and_half_closes_every_run() {
-    for events in run_many("eof") {
-        assert_eq!(received(&events, "alice"), vec![&b"HELLO"[..], b"HOW ARE YOU"]);
-        assert_eq!(received(&events, "bob"), vec![&b"BYE"[..]]);
-        let eofs =
-            calls(&events, "conn", "recv(1024)").iter().filter(|r| detail(r).starts_with("0 bytes: EOF")).count();
-        assert!(eofs >= 2, "both communication loops ended on EOF");
-
-        let spin = after_command(&events, "recvloop conn --ignore-eof --max 1000");
-        let recvs: Vec<(&str, &CallResult)> = spin
-            .iter()
-            .filter_map(|e| match e {
-                Event::Call { sock, call, result } if sock == "conn" && call.starts_with("recv(") => {
-                    Some((call.as_str(), result))
-                }
-                _ => None,
-            })
-            .collect();
-        assert_eq!(detail(recvs[0].1), "10 bytes", "the last words come first");
-        let mut spun = 0;
-        for (call, result) in &recvs[1..] {
-            assert!(detail(result).starts_with("0 bytes"), "every later recv returned 0: {call} → {result:?}");
-            spun +=
-                call.split('×').nth(1).map_or(1, |n| n.trim_end_matches(" more").parse::<usize>().expect("a count"));
-        }
-        assert_eq!(spun, 999, "999 spins after the data");
-        assert!(
-            calls(&events, "conn", "loop: recv(1024), EOF ignored").iter().any(|r| detail(r).starts_with("1000 calls"))
-        );
-
-        let dave = received(&events, "dave").concat();
-        assert_eq!(dave, b"report line 1\nreport line 2\nreport line 3\n");
-        assert!(received(&events, "dave").len() >= 3, "the reply took several recvs");
-        let last = calls(&events, "dave", "recv(16)");
-        assert!(last.last().is_some_and(|r| detail(r).starts_with("0 bytes: EOF")), "dave read to EOF");
-        let half = events
-            .iter()
-            .any(|e| matches!(e, Event::Kernel { sock, state, .. } if sock == "dave" && state == "FIN_WAIT_2"));
-        assert!(half, "dave is half-closed");
-    }
-}
-
-fn is_eagain(result: &CallResult) -> bool {
-    matches!(result, CallResult::Err { errno, code: 11, .. } if errno == "EAGAIN")
-}
-
-/// The number in a verdict's text right after `before`.
-fn number_after(events: &[Event], before: &str) -> u128 {
-    events
-        .iter()
-        .find_map(|e| match e {
-            Event::Verdict { text, .. } => text.split_once(before).map(|(_, rest)| rest),
-            _ => None,
-        })
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no verdict with `{before}N`"))
-}
-
-#[test]
-fn nonblocking_waits_times_out_fails_at_once_and_polls_every_run() {
-    for events in run_many("nonblocking") {
-        let bounded = after_command(&events, "recv conn --timeout 150");
-        assert!(bounded.iter().any(|e| matches!(e, Event::Call { result, .. } if is_eagain(result))));
-        assert!(number_after(&events, "the blocking recv waited ") >= 150);
-
-        let timed = after_command(&events, "opt conn rcvtimeo 100");
-        assert!(timed.iter().any(|e| matches!(e, Event::Call { call, .. } if call.contains("SO_RCVTIMEO"))));
-        assert!(number_after(&events, "recv failed with EAGAIN after ") >= 100, "SO_RCVTIMEO waited");
-
-        let nonblock = after_command(&events, "opt conn nonblock on");
-        assert!(nonblock.iter().any(|e| matches!(e, Event::Call { call, .. } if call.contains("O_NONBLOCK"))));
-        let recvs = calls(&events, "conn", "recv(1024)");
-        let at_once = recvs.iter().any(|r| is_eagain(r) && detail_why(r).contains("non-blocking"));
-        assert!(at_once, "the non-blocking recv failed with EAGAIN at once");
-
-        let spin = after_command(&events, "recvloop conn --max 1000 --timeout 10000");
-        let mut spun = 0;
-        for e in spin {
-            if let Event::Call { call, result, .. } = e
-                && call.starts_with("recv(")
-            {
-                assert!(is_eagain(result), "every spun recv was EAGAIN: {call} → {result:?}");
-                spun += call
-                    .split('×')
-                    .nth(1)
-                    .map_or(1, |n| n.trim_end_matches(" more").parse::<usize>().expect("a count"));
-            }
-        }
-        assert_eq!(spun, 1000, "the spin loop made {spun} calls, all EAGAIN");
-
-        let idle = after_command(&events, "poll conn in --timeout 20");
-        assert!(idle.iter().any(|e| matches!(e, Event::Call { result, .. } if detail(result).starts_with("0 ready"))));
-        let ready = after_command(&events, "poll conn in --timeout 1000");
-        assert!(
-            ready.iter().any(|e| matches!(e, Event::Call { result, .. } if detail(result).contains("conn POLLIN (")))
-        );
-        let poll_at =
-            events.iter().position(|e| matches!(e, Event::Command { line } if line == "poll conn in --timeout 1000"));
-        let then = after_command(&events[poll_at.expect("the poll")..], "recv conn");
-        assert_eq!(received(then, "conn"), vec![&b"ping"[..]], "after poll said readable, recv returned the data");
-        let eof = after_command(&events, "poll conn in rdhup --timeout 1000");
-        assert!(
-            eof.iter().any(|e| matches!(e, Event::Call { result, .. } if detail(result).contains("POLLIN|POLLRDHUP")))
-        );
-    }
-}
-
-fn detail_why(result: &CallResult) -> &str {
-    match result {
-        CallResult::Err { why, .. } => why.as_deref().unwrap_or(""),
-        _ => "",
-    }
-}
-
-/// The kernel states a demo observed for `sock` (`wait SOCK state …`).
-fn states<'a>(events: &'a [Event], sock: &str) -> Vec<&'a str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Kernel { sock: s, state, .. } if s == sock => Some(state.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The RECV-Q and SEND-Q of `sock` in every `sockets` table shown.
-fn queues(events: &[Event], sock: &str) -> Vec<(Option<u64>, Option<u64>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Table { rows } => rows.iter().find(|r| r.name == sock).map(|r| (r.recv_q, r.send_q)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn handshake_shows_listen_established_before_accept_and_syn_sent_every_run() {
     for events in run_many("handshake") {
@@ -317,13 +88,6 @@ fn handshake_shows_listen_established_before_accept_and_syn_sent_every_run() {
     }
 }
 
-fn errno(result: &CallResult) -> Option<(&str, i32)> {
-    match result {
-        CallResult::Err { errno, code, .. } => Some((errno.as_str(), *code)),
-        _ => None,
-    }
-}
-
 #[test]
 fn close_shows_every_closing_state_and_time_wait_on_the_first_closer_every_run() {
     for events in run_many("close") {
@@ -339,119 +103,6 @@ fn close_shows_every_closing_state_and_time_wait_on_the_first_closer_every_run()
             let eof = calls(&events, sock, "recv(");
             assert!(eof.last().is_some_and(|r| detail(r).starts_with("0 bytes: EOF")), "{sock} reads to EOF");
         }
-    }
-}
-
-/// The relay's decision about each datagram on its way to the server.
-fn relay_decisions(events: &[Event]) -> Vec<(u64, RelayAction)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Relay { n: Some(n), action, .. }
-                if !matches!(action, RelayAction::Released | RelayAction::ReleasedOnClose) =>
-            {
-                Some((*n, *action))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// Ids of the time replies `cli` received, in order (`#3 16:40:01` → 3).
-fn reply_ids(events: &[Event]) -> Vec<u64> {
-    received(events, "cli")
-        .iter()
-        .filter_map(|r| std::str::from_utf8(r).ok()?.strip_prefix('#')?.split(' ').next()?.parse().ok())
-        .collect()
-}
-
-#[test]
-fn udp_loss_drops_duplicates_reorders_and_the_retrying_client_copes_every_run() {
-    let runs = run_many("udp-loss");
-    let first = relay_decisions(&runs[0]);
-    for events in &runs {
-        let decisions = relay_decisions(events);
-        // The naive client's eight requests meet the same fates every run.
-        assert_eq!(decisions[..8], first[..8], "same seed, same decision log");
-        let naive: Vec<RelayAction> = decisions[..8].iter().map(|d| d.1).collect();
-        for fate in [RelayAction::Dropped, RelayAction::Duplicated, RelayAction::HeldBack] {
-            assert!(naive.contains(&fate), "{fate:?} among the naive client's requests: {naive:?}");
-        }
-        let ids = reply_ids(events);
-        let (naive_ids, rest) = ids.split_at(8);
-        assert_eq!(naive_ids, [2, 4, 3, 5, 6, 6, 7, 8], "one lost, one twice, one overtaken");
-        // The retrying client ends with every id, in order, strays aside.
-        let mut wanted = 1;
-        for id in rest {
-            if *id == wanted {
-                wanted += 1;
-            }
-        }
-        assert_eq!(wanted, 9, "the retrying client got #1..#8: {rest:?}");
-        let timeouts = calls(events, "cli", "recvfrom(").iter().filter(|r| detail(r) == "EAGAIN").count();
-        assert!(timeouts >= 2, "the retrying client timed out and retried: {timeouts}");
-    }
-}
-
-#[test]
-fn errors_triggers_each_errno_live_every_run() {
-    for events in run_many("errors") {
-        let connect = calls(&events, "cli", "connect(");
-        assert_eq!(connect.iter().map(|r| errno(r)).collect::<Vec<_>>(), [Some(("ECONNREFUSED", 111))]);
-        let reset = calls(&events, "b", "recv(");
-        assert_eq!(errno(reset[0]), Some(("ECONNRESET", 104)), "the RST is reported by recv");
-        assert!(detail(reset[1]).starts_with("0 bytes"), "then EOF: the error is reported once");
-        assert_eq!(errno(calls(&events, "b", "send(")[0]), Some(("EPIPE", 32)));
-        let sends = calls(&events, "c", "send(3)");
-        assert!(sends[0].is_ok(), "the first send after the peer's close succeeds");
-        assert_eq!(errno(sends[1]), Some(("EPIPE", 32)), "the second one gets EPIPE");
-        let waits = calls(&events, "f", "recv(");
-        assert!(waits.len() == 2 && waits.iter().all(|r| errno(r) == Some(("EAGAIN", 11))), "{waits:?}");
-    }
-}
-
-/// The byte count at the start of a call's detail ("6144 bytes queued…").
-fn count(result: &CallResult) -> Option<usize> {
-    detail(result).split(' ').next()?.parse().ok()
-}
-
-#[test]
-fn partial_writes_queue_what_fits_then_the_loop_delivers_every_byte_every_run() {
-    for events in run_many("partial") {
-        let single = calls(&events, "cli", "send(200000)");
-        let took = single.first().and_then(|r| count(r)).expect("a byte count");
-        assert!(took > 0 && took < 200_000, "one non-blocking send took {took}");
-        let queued = events.iter().find_map(|e| match e {
-            Event::Table { rows } => rows.iter().find(|r| r.name == "cli").and_then(|r| r.send_q),
-            _ => None,
-        });
-        assert!(queued.is_some_and(|q| q > 0), "SIOCOUTQ shows queued bytes: {queued:?}");
-
-        let sends = calls(&events, "cli2", "send(");
-        assert!(count(sends[0]).is_some_and(|n| n < 200_000), "the loop's first send is partial");
-        let blocked = sends.iter().find_map(|r| match r {
-            CallResult::Err { errno, why: Some(why), .. } if errno == "EAGAIN" => Some(why.as_str()),
-            _ => None,
-        });
-        let blocked = blocked.expect("an EAGAIN while the peer did not read");
-        let outq: usize = blocked
-            .split("full: ")
-            .nth(1)
-            .and_then(|w| w.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .expect("SIOCOUTQ in the EAGAIN note");
-        assert!(outq > 0, "bytes wait in the send queue while blocked");
-        let done = calls(&events, "cli2", "sendall(200000)");
-        assert!(detail(done[0]).starts_with("all 200000 bytes queued"), "{done:?}");
-        let read = calls(&events, "conn2", "recv(");
-        assert!(detail(read[0]).starts_with("200000 bytes: exactly the bytes"), "{read:?}");
-        let arrived = events.iter().find_map(|e| match e {
-            Event::Bytes { sock, dir: Direction::Received, len, data } if sock == "conn2" => Some((*len, data)),
-            _ => None,
-        });
-        let (len, head) = arrived.expect("conn2 received bytes");
-        assert_eq!(len, 200_000);
-        assert!(head.starts_with(b"000000\n000001\n000002\n"), "the numbered lines, in order");
     }
 }
 
@@ -488,33 +139,6 @@ fn ports_shows_the_range_both_ends_refusals_localhost_and_eacces_every_run() {
 }
 
 #[test]
-fn unix_shows_boundaries_socket_files_abstract_names_and_permissions_every_run() {
-    let errno = |r: &CallResult| match r {
-        CallResult::Err { errno, .. } => errno.clone(),
-        _ => "ok".into(),
-    };
-    for events in run_many("unix") {
-        assert_eq!(received(&events, "s2"), vec![&b"onetwo"[..]], "stream merges");
-        assert_eq!(received(&events, "q2"), vec![&b"one"[..], b"two", b"hell"], "seqpacket keeps boundaries");
-        assert!(calls(&events, "q2", "recv(4)").iter().any(|r| detail(r).contains("the message was 11 bytes")));
-        assert_eq!(received(&events, "d2"), vec![&b"one"[..], b"two"], "dgram keeps boundaries");
-        let binds: Vec<String> = calls(&events, "srv2", "bind(").into_iter().map(errno).collect();
-        assert_eq!(binds, ["EADDRINUSE", "ok"], "rebind fails until unlinked");
-        assert_eq!(errno(calls(&events, "late", "connect(")[0]), "ECONNREFUSED", "the abstract name is gone");
-        assert_eq!(errno(calls(&events, "usercli", "connect(")[0]), "EACCES", "mode 0000 without the capability");
-        assert!(calls(&events, "owner", "connect(")[0].is_ok(), "mode 0600 as the owner");
-        let claims_override =
-            events.iter().any(|e| matches!(e, Event::Say { text } if text.contains("holds CAP_DAC_OVERRIDE")));
-        assert_eq!(claims_override, holds_dac_override(), "the demo says what this process really holds");
-        // The private directory, named in the first bind, went with the lab.
-        let made = calls(&events, "srv", "bind(");
-        let file = detail(made[0]).strip_prefix("made the socket file ").expect("a socket file");
-        let dir = std::path::Path::new(file).parent().expect("a directory");
-        assert!(!dir.exists(), "{} was left behind", dir.display());
-    }
-}
-
-#[test]
 fn backlog_queues_before_accept_stalls_when_full_and_is_capped_every_run() {
     for events in run_many("backlog") {
         let srv = queues(&events, "srv");
@@ -531,34 +155,13 @@ fn backlog_queues_before_accept_stalls_when_full_and_is_capped_every_run() {
     }
 }
 
+/// Every demo `netlab demo --list` shows is run by a test in one of the
+/// demo test files.
 #[test]
 fn every_listed_demo_is_tested_here() {
-    let tested = [
-        "echo",
-        "ports",
-        "byteorder",
-        "handshake",
-        "close",
-        "eof",
-        "timewait",
-        "sticky",
-        "framing",
-        "udp",
-        "nonblocking",
-        "partial",
-        "udp-loss",
-        "errors",
-        "backlog",
-        "unix",
-    ];
+    let sources = [include_str!("demos.rs"), include_str!("demos_io.rs")];
     for name in netlab::demo::names() {
-        assert!(tested.contains(&name), "demo {name} has no test in tests/demos.rs");
+        let call = format!("run_many(\"{name}\")");
+        assert!(sources.iter().any(|s| s.contains(&call)), "demo {name} has no test in tests/demos*.rs");
     }
-}
-
-/// CAP_DAC_OVERRIDE (bit 1) in this process's effective set, from /proc.
-fn holds_dac_override() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:")).unwrap_or_default();
-    u64::from_str_radix(hex.trim(), 16).is_ok_and(|caps| caps & (1 << 1) != 0)
 }

@@ -16,6 +16,7 @@ mod exec_opt;
 mod exec_poll;
 mod exec_recv_frame;
 mod exec_recv_loop;
+mod exec_send_while_reading;
 mod exec_sendall;
 mod exec_service;
 mod exec_unix;
