@@ -1,4 +1,4 @@
-//! The one-shot subcommands: lessons, demo, lint, book, progress.
+//! The one-shot subcommands: lessons, demo, serve, lint, book, progress.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -130,6 +130,15 @@ pub fn demo(name: &str, format: Format, seed: Option<u64>) -> Result<(), Failure
     } else {
         Err(Failure::CheckFailed(format!("demo {name}: an expected effect did not happen (see ✗ above)")))
     }
+}
+
+pub fn serve(
+    proto: crate::serve::Proto,
+    model: crate::serve::Model,
+    addr: std::net::SocketAddr,
+) -> Result<(), Failure> {
+    let log = crate::serve::Log::new(Box::new(Renderer::stdout(Format::Text).with_timestamps(true)));
+    crate::serve::run(proto, model, addr, &log).map_err(|e| Failure::Usage(format!("serve: {e}")))
 }
 
 pub fn lint(dir: Option<&Path>) -> Result<(), Failure> {

@@ -13,5 +13,6 @@ pub mod lesson;
 pub mod proto;
 pub mod render;
 pub mod repl;
+pub mod serve;
 pub mod suggest;
 pub mod wire;

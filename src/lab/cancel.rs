@@ -29,6 +29,17 @@ pub fn install_sigint_handler() -> nix::Result<()> {
     unsafe { sigaction(Signal::SIGINT, &action) }.map(|_| ())
 }
 
+/// For servers (`netlab serve`): SIGTERM, like Ctrl-C, sets the flag, so
+/// `kill PID` also stops accepting, closes every socket, joins every
+/// thread and exits 0.
+pub fn install_shutdown_handlers() -> nix::Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    install_sigint_handler()?;
+    let action = SigAction::new(SigHandler::Handler(on_sigint), SaFlags::empty(), SigSet::empty());
+    // SAFETY: the same handler as for SIGINT: one atomic store.
+    unsafe { sigaction(Signal::SIGTERM, &action) }.map(|_| ())
+}
+
 pub fn reset() {
     CANCELLED.store(false, Ordering::SeqCst);
 }
