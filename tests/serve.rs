@@ -87,7 +87,8 @@ fn round_trip(addr: SocketAddr, payload: Vec<u8>, chunk: usize) -> Vec<u8> {
     got
 }
 
-fn stop(mut server: Server) {
+/// SIGTERM, then wait for exit 0; returns the lines printed since the address.
+fn stop(mut server: Server) -> Vec<String> {
     kill(Pid::from_raw(server.child.id() as i32), Signal::SIGTERM).unwrap();
     // The server's stdout reaches EOF when it exits: wait for that, not a sleep.
     let deadline = Instant::now() + TIMEOUT;
@@ -103,6 +104,7 @@ fn stop(mut server: Server) {
     let status = server.child.wait().unwrap();
     assert!(status.success(), "exit status {status}, output {rest:?}");
     assert!(rest.iter().any(|l| l.contains("shut down")), "{rest:?}");
+    rest
 }
 
 fn big_payload() -> Vec<u8> {
@@ -154,6 +156,26 @@ fn iterative_model_serves_one_client_and_stops_on_sigterm() {
     assert_eq!(round_trip(upper.addr, b"abc".to_vec(), 1), b"ABC");
     stop(upper);
     stop(server);
+}
+
+#[test]
+fn iterative_model_accepts_the_next_client_only_after_the_first_closes() {
+    let server = start(&["echo", "--model", "iterative"]);
+    let mut first = connect(server.addr);
+    first.write_all(b"1").unwrap();
+    let mut buf = [0u8; 1];
+    first.read_exact(&mut buf).unwrap();
+    // The second client's handshake completes in the kernel's listen queue
+    // and its byte waits in its socket: nobody has accepted it yet.
+    let mut second = connect(server.addr);
+    second.write_all(b"2").unwrap();
+    drop(first);
+    second.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"2");
+    drop(second);
+    let log = stop(server);
+    let at = |needle: &str| log.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {log:?}"));
+    assert!(at("conn#1 close") < at("conn#2 accept"), "{log:?}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 
 use super::handler::{Flow, Handler};
 use super::{Log, TICK};
-use crate::event::{CallResult, Event};
+use crate::event::CallResult;
 use crate::lab::cancel;
 
 /// Bytes in and out of one connection.
@@ -24,12 +24,17 @@ pub fn serve_client(mut stream: TcpStream, peer: SocketAddr, name: &str, handler
     let mut totals = Totals::default();
     let ended = drive(&mut stream, handler, &mut totals);
     let how = match ended {
-        Ok(Ended::Done) => "closed".to_string(),
-        Ok(Ended::Shutdown) => "closed: server shutting down".to_string(),
-        Err(e) => format!("closed after an error: {e}"),
+        Ok(Ended::Done) => "",
+        Ok(Ended::Shutdown) => ", server shutting down",
+        Err(e) => {
+            // Reset, broken pipe…: this client is done; the server carries on.
+            log.call(name, "recv/send", CallResult::Failed { why: e.to_string() });
+            ""
+        }
     };
     drop(stream);
-    log.emit(&Event::notice(format!("{name} {how} ({} bytes received, {} sent)", totals.received, totals.sent)));
+    let detail = format!("{} bytes received, {} sent{how}", totals.received, totals.sent);
+    log.call(name, "close", CallResult::ok(detail));
 }
 
 #[derive(Debug, PartialEq, Eq)]
