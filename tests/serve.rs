@@ -135,6 +135,39 @@ fn thread_model_echoes_many_clients_at_once_and_stops_on_sigterm() {
 }
 
 #[test]
+fn thread_model_refuses_clients_past_its_cap_and_keeps_serving() {
+    let server = start(&["echo", "--model", "thread"]);
+    // 64 clients, each answered, so each has its own live thread.
+    let mut held: Vec<TcpStream> = (0..64)
+        .map(|_| {
+            let mut c = connect(server.addr);
+            c.write_all(b"x").unwrap();
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).unwrap();
+            c
+        })
+        .collect();
+    let mut extra = connect(server.addr);
+    let mut buf = [0u8; 8];
+    assert_eq!(extra.read(&mut buf).unwrap_or(0), 0, "the 65th client is closed at once");
+    // Once one leaves (and its thread is reaped), a new client is served.
+    drop(held.pop());
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let mut c = connect(server.addr);
+        c.write_all(b"y").unwrap();
+        if c.read(&mut buf[..1]).unwrap_or(0) == 1 {
+            break;
+        }
+        // Refused again: the left client's thread had not finished yet.
+        assert!(Instant::now() < deadline, "never served again after a client left");
+    }
+    drop(held);
+    let log = stop(server);
+    assert!(log.iter().any(|l| l.contains("refused: 64 clients")), "{log:?}");
+}
+
+#[test]
 fn thread_model_upper_cases() {
     let server = start(&["upper"]);
     let big = big_payload();

@@ -104,12 +104,12 @@ pub fn run(proto: Proto, model: Model, addr: SocketAddr, log: &Log) -> Result<()
     let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
     log.emit(&Event::notice(format!("listening on {local} ({}, model {})", proto.name(), model.name())));
     log.emit(&Event::notice("Ctrl-C or SIGTERM stops the server"));
-    let served = match model {
+    let accepted = match model {
         Model::Iterative => model_iterative::serve(&listener, proto, log),
         Model::Thread => model_thread::serve(&listener, proto, log),
     };
     drop(listener);
-    log.emit(&Event::notice(format!("shut down: {served} connections served, listener closed")));
+    log.emit(&Event::notice(format!("shut down: {accepted} connections accepted, listener closed")));
     Ok(())
 }
 

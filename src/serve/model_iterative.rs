@@ -6,7 +6,7 @@ use std::net::TcpListener;
 
 use super::{Log, Proto, conn, handler, next_client};
 
-/// Serve until shutdown; returns how many connections were served.
+/// Serve until shutdown; returns how many connections were accepted.
 pub fn serve(listener: &TcpListener, proto: Proto, log: &Log) -> usize {
     let mut served = 0;
     while let Some((stream, peer)) = next_client(listener, log) {

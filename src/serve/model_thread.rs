@@ -12,7 +12,7 @@ use crate::event::{CallResult, Event};
 /// At most this many clients are served at once; more are told no (closed).
 pub const MAX_CONNECTIONS: usize = 64;
 
-/// Serve until shutdown; returns how many connections were served.
+/// Serve until shutdown; returns how many connections were accepted.
 pub fn serve(listener: &TcpListener, proto: Proto, log: &Log) -> usize {
     let mut served = 0;
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
