@@ -109,7 +109,8 @@ pub fn run(proto: Proto, model: Model, addr: SocketAddr, log: &Log) -> Result<()
         Model::Thread => model_thread::serve(&listener, proto, log),
     };
     drop(listener);
-    log.emit(&Event::notice(format!("shut down: {accepted} connections accepted, listener closed")));
+    let plural = if accepted == 1 { "" } else { "s" };
+    log.emit(&Event::notice(format!("shut down: {accepted} connection{plural} accepted, listener closed")));
     Ok(())
 }
 
