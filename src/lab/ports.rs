@@ -10,14 +10,14 @@ use nix::errno::Errno;
 use super::{Kind, Lab, Outcome};
 use crate::event::CallResult;
 
-pub const LOCAL_PORT_RANGE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
-pub const UNPRIVILEGED_PORT_START: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+pub const LOCAL_PORT_RANGE: &str = "net.ipv4.ip_local_port_range";
+pub const UNPRIVILEGED_PORT_START: &str = "net.ipv4.ip_unprivileged_port_start";
 
 /// net.ipv4.ip_local_port_range: where the kernel picks a port for bind()
 /// to port 0 and for a connect() from an unbound socket.
 pub fn ephemeral_range() -> Result<RangeInclusive<u16>, String> {
-    let text = std::fs::read_to_string(LOCAL_PORT_RANGE).map_err(|e| format!("cannot read {LOCAL_PORT_RANGE}: {e}"))?;
-    parse_range(&text).ok_or_else(|| format!("{LOCAL_PORT_RANGE} holds '{}', not two ports", text.trim()))
+    let text = super::sysctl::value(LOCAL_PORT_RANGE)?;
+    parse_range(&text).ok_or_else(|| format!("{LOCAL_PORT_RANGE} holds '{text}', not two ports"))
 }
 
 fn parse_range(text: &str) -> Option<RangeInclusive<u16>> {
@@ -29,9 +29,8 @@ fn parse_range(text: &str) -> Option<RangeInclusive<u16>> {
 /// net.ipv4.ip_unprivileged_port_start: ports below it need
 /// CAP_NET_BIND_SERVICE to bind (1024 by default; containers often set 0).
 pub fn unprivileged_port_start() -> Result<u32, String> {
-    let text = std::fs::read_to_string(UNPRIVILEGED_PORT_START)
-        .map_err(|e| format!("cannot read {UNPRIVILEGED_PORT_START}: {e}"))?;
-    text.trim().parse().map_err(|_| format!("{UNPRIVILEGED_PORT_START} holds '{}', not a port", text.trim()))
+    let text = super::sysctl::value(UNPRIVILEGED_PORT_START)?;
+    text.parse().map_err(|_| format!("{UNPRIVILEGED_PORT_START} holds '{text}', not a port"))
 }
 
 /// "(in the ephemeral range 32768–60999)" for a local address.

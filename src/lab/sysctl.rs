@@ -53,18 +53,23 @@ pub fn path_of(name: &str) -> Result<String, String> {
     Ok(format!("/proc/sys/{}", name.replace('.', "/")))
 }
 
+/// The value of a `net.*` setting as sysctl(8) prints it: multi-value
+/// files separate fields with tabs, shown here with one space.
+pub fn value(name: &str) -> Result<String, String> {
+    let path = path_of(name)?;
+    let text = read_small(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => match crate::suggest::closest(name, &names()) {
+            Some(s) => format!("no setting named {name} — did you mean {s}?"),
+            None => format!("no setting named {name} (no {path}); known ones: {}", names().join(", ")),
+        },
+        _ => format!("cannot read {path}: {e}"),
+    })?;
+    Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 impl Lab {
     pub(super) fn sysctl(&mut self, name: &str) -> Result<Outcome, String> {
-        let path = path_of(name)?;
-        let value = read_small(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => match crate::suggest::closest(name, &names()) {
-                Some(s) => format!("no setting named {name} — did you mean {s}?"),
-                None => format!("no setting named {name} (no {path}); known ones: {}", names().join(", ")),
-            },
-            _ => format!("cannot read {path}: {e}"),
-        })?;
-        // Multi-value files separate fields with tabs; show them as sysctl(8) does.
-        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        let value = value(name)?;
         let about = KNOWN.iter().find(|(n, _)| *n == name).map_or("", |(_, a)| a);
         self.emit(Event::Setting { name: name.to_string(), value: value.clone(), about: about.to_string() });
         Ok(Outcome { result: Some(CallResult::ok(value.clone())), value: Some(value), ..Outcome::default() })
