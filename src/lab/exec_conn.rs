@@ -129,17 +129,35 @@ impl Lab {
         Ok(outcome)
     }
 
-    /// accept() blocks until a connection has finished its handshake; poll
-    /// first so the wait is bounded and Ctrl-C can end it. A non-blocking
-    /// listener does not wait at all (accept() says EAGAIN at once).
-    /// `Some` when the wait gave up.
-    pub(super) fn wait_for_client(
+    /// Claim the new socket's name, wait (bounded) for a client, accept().
+    /// `Ok(Err(_))`: the wait gave up or accept failed, already reported on
+    /// the listener. Shared by TCP and unix-domain listeners.
+    pub(super) fn accept_next(
         &mut self,
         listener: &str,
+        name: Option<&str>,
         timeout: Option<Duration>,
-    ) -> Result<Option<Outcome>, String> {
-        let Some(timeout) = self.patience(listener, timeout, false)? else { return Ok(None) };
-        self.until_readable(listener, "accept()", (timeout, timeout), "a client", "no client connected")
+    ) -> Result<Result<(String, Socket, SockAddr), Outcome>, String> {
+        let name = self.claim_name(name, "conn")?;
+        // accept() blocks until a connection has finished its handshake;
+        // poll first so the wait is bounded and Ctrl-C can end it. A
+        // non-blocking listener does not wait: accept() says EAGAIN at once.
+        if let Some(timeout) = self.patience(listener, timeout, false)? {
+            let waited =
+                self.until_readable(listener, "accept()", (timeout, timeout), "a client", "no client connected")?;
+            if let Some(gave_up) = waited {
+                return Ok(Err(gave_up));
+            }
+        }
+        let accepted = self.open(listener)?.sock.accept();
+        Ok(match accepted {
+            Ok((sock, peer)) => Ok((name, sock, peer)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let why = "non-blocking, and no connection is waiting in the accept queue — poll the listener for POLLIN first".into();
+                Err(self.would_block(listener, "accept()", &e, why))
+            }
+            Err(e) => Err(self.failed(listener, "accept()", &e)),
+        })
     }
 
     pub(super) fn accept(
@@ -155,18 +173,9 @@ impl Lab {
         if l.kind != Kind::Listener {
             return Err(format!("'{listener}' is not listening: accept works on a socket made by tcp listen"));
         }
-        let name = self.claim_name(name, "conn")?;
-        if let Some(gave_up) = self.wait_for_client(listener, timeout)? {
-            return Ok(gave_up);
-        }
-        let accepted = self.open(listener)?.sock.accept();
-        let (sock, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let why = "non-blocking, and no connection is waiting in the accept queue — poll the listener for POLLIN first".into();
-                return Ok(self.would_block(listener, "accept()", &e, why));
-            }
-            Err(e) => return Ok(self.failed(listener, "accept()", &e)),
+        let (name, sock, peer) = match self.accept_next(listener, name, timeout)? {
+            Ok(accepted) => accepted,
+            Err(stopped) => return Ok(stopped),
         };
         let peer = peer.as_socket().ok_or("accepted a non-internet socket")?;
         if !addr::is_loopback(peer) {

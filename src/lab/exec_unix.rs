@@ -141,14 +141,9 @@ impl Lab {
         name: Option<&str>,
         timeout: Option<Duration>,
     ) -> Result<Outcome, String> {
-        let name = self.claim_name(name, "conn")?;
-        if let Some(gave_up) = self.wait_for_client(listener, timeout)? {
-            return Ok(gave_up);
-        }
-        let accepted = self.open(listener)?.sock.accept();
-        let (sock, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => return Ok(self.failed(listener, "accept()", &e)),
+        let (name, sock, peer) = match self.accept_next(listener, name, timeout)? {
+            Ok(accepted) => accepted,
+            Err(stopped) => return Ok(stopped),
         };
         let peer = UnixName::from_sockaddr(&peer).unwrap_or(UnixName::Unnamed);
         let local = self.name_of(sock.local_addr());
