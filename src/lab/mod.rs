@@ -20,6 +20,7 @@ mod exec_send_while_reading;
 mod exec_sendall;
 mod exec_service;
 mod exec_unix;
+mod exec_unix_files;
 mod exec_unix_io;
 mod exec_wait;
 mod names;
