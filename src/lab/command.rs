@@ -9,6 +9,7 @@ use super::Framing;
 use super::addr::AddrSpec;
 pub use super::command_help::{COMMANDS, CommandHelp, PAYLOAD_HELP, command_words, unknown_command};
 use super::command_unix::{self, UnixCommand};
+pub use super::exec_opt::SockOpt;
 pub use super::exec_poll::{PollEvents, PollSpec};
 pub use super::exec_recv_loop::RecvLoop;
 use super::payload::{IntFormat, Payload};
@@ -22,43 +23,6 @@ pub enum ShutdownHow {
     Read,
     Write,
     Both,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SockOpt {
-    ReuseAddr,
-    NoDelay,
-    Linger,
-    RcvBuf,
-    SndBuf,
-    /// O_NONBLOCK, a file flag rather than a socket option, but set the
-    /// same way from the learner's point of view.
-    NonBlock,
-    RcvTimeo,
-    SndTimeo,
-}
-
-impl SockOpt {
-    pub const NAMES: [&'static str; 8] =
-        ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf", "nonblock", "rcvtimeo", "sndtimeo"];
-
-    fn parse(word: &str) -> Result<SockOpt, String> {
-        let all = [
-            SockOpt::ReuseAddr,
-            SockOpt::NoDelay,
-            SockOpt::Linger,
-            SockOpt::RcvBuf,
-            SockOpt::SndBuf,
-            SockOpt::NonBlock,
-            SockOpt::RcvTimeo,
-            SockOpt::SndTimeo,
-        ];
-        Self::NAMES
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(word))
-            .map(|i| all[i])
-            .ok_or_else(|| format!("unknown option '{word}': use one of {}", Self::NAMES.join(", ")))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,45 @@
 
 use std::time::Duration;
 
-use super::command::SockOpt;
 use super::{Kind, Lab, LabSocket, Outcome};
 use crate::event::CallResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockOpt {
+    ReuseAddr,
+    NoDelay,
+    Linger,
+    RcvBuf,
+    SndBuf,
+    /// O_NONBLOCK, a file flag rather than a socket option, but set the
+    /// same way from the learner's point of view.
+    NonBlock,
+    RcvTimeo,
+    SndTimeo,
+}
+
+impl SockOpt {
+    pub const NAMES: [&'static str; 8] =
+        ["reuseaddr", "nodelay", "linger", "rcvbuf", "sndbuf", "nonblock", "rcvtimeo", "sndtimeo"];
+
+    pub(super) fn parse(word: &str) -> Result<SockOpt, String> {
+        let all = [
+            SockOpt::ReuseAddr,
+            SockOpt::NoDelay,
+            SockOpt::Linger,
+            SockOpt::RcvBuf,
+            SockOpt::SndBuf,
+            SockOpt::NonBlock,
+            SockOpt::RcvTimeo,
+            SockOpt::SndTimeo,
+        ];
+        Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(word))
+            .map(|i| all[i])
+            .ok_or_else(|| format!("unknown option '{word}': use one of {}", Self::NAMES.join(", ")))
+    }
+}
 
 /// Longest SO_RCVTIMEO / SO_SNDTIMEO the playground sets, in ms.
 const MAX_TIMEOUT_MS: u64 = 600_000;
