@@ -61,16 +61,7 @@ pub enum Cmd {
         format: Format,
     },
     /// Run a reference server on loopback until Ctrl-C or SIGTERM.
-    Serve {
-        #[arg(value_enum)]
-        proto: crate::serve::Proto,
-        /// Concurrency model.
-        #[arg(long, value_enum, default_value = "thread")]
-        model: crate::serve::Model,
-        /// Loopback address to listen on; port 0 lets the kernel pick one.
-        #[arg(long, default_value = "127.0.0.1:0")]
-        addr: std::net::SocketAddr,
-    },
+    Serve(crate::serve::Config),
     /// Check lesson files; prints file:line:col: message, exit 2 on problems.
     Lint {
         /// Directory of lesson files (default: --lessons DIR, else the built-in lessons).
@@ -103,7 +94,7 @@ pub fn main() -> ExitCode {
         Some(Cmd::Demo { list: true, format, .. }) => crate::commands::demo_list(format),
         Some(Cmd::Demo { name: None, format, .. }) => crate::commands::demo_list(format),
         Some(Cmd::Demo { name: Some(name), format, seed, .. }) => crate::commands::demo(&name, format, seed),
-        Some(Cmd::Serve { proto, model, addr }) => crate::commands::serve(proto, model, addr),
+        Some(Cmd::Serve(config)) => crate::commands::serve(&config),
         Some(Cmd::Lint { dir }) => crate::commands::lint(dir.as_deref().or(cli.lessons.as_deref())),
         Some(Cmd::Book { out, check }) => crate::commands::book(cli.lessons.as_deref(), &out, check),
         Some(Cmd::Completions { shell }) => {

@@ -132,13 +132,10 @@ pub fn demo(name: &str, format: Format, seed: Option<u64>) -> Result<(), Failure
     }
 }
 
-pub fn serve(
-    proto: crate::serve::Proto,
-    model: crate::serve::Model,
-    addr: std::net::SocketAddr,
-) -> Result<(), Failure> {
-    let log = crate::serve::Log::new(Box::new(Renderer::stdout(Format::Text).with_timestamps(true)));
-    crate::serve::run(proto, model, addr, &log).map_err(|e| Failure::Usage(format!("serve: {e}")))
+pub fn serve(config: &crate::serve::Config) -> Result<(), Failure> {
+    let renderer = Renderer::stdout(config.format).with_timestamps(true);
+    let log = crate::serve::Log::new(Box::new(renderer));
+    crate::serve::run(config, &log).map_err(|e| Failure::Usage(format!("serve: {e}")))
 }
 
 pub fn lint(dir: Option<&Path>) -> Result<(), Failure> {

@@ -1,14 +1,18 @@
-//! The blocking driver shared by the iterative and thread models: read,
+//! The blocking driver shared by the iterative, thread, fork and pool
+//! models: wait for input (or the handler's deadline, or its mailbox),
 //! feed the handler, write everything back, until EOF or the handler says
-//! close. Timeouts on both directions let it notice shutdown.
+//! close. Every wait is bounded by TICK so a stop is noticed.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::time::Instant;
 
-use super::handler::{Flow, Handler};
-use super::{Log, TICK};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use super::handler::{Ctx, Flow, Handler};
+use super::{Stop, TICK};
 use crate::event::CallResult;
-use crate::lab::cancel;
 
 /// Bytes in and out of one connection.
 #[derive(Debug, Default, Clone, Copy)]
@@ -19,29 +23,34 @@ pub struct Totals {
 
 /// Serve one client from accept to close, and log it. Any error closes this
 /// client only.
-pub fn serve_client(mut stream: TcpStream, peer: SocketAddr, name: &str, handler: &mut dyn Handler, log: &Log) {
-    log.call(name, "accept", CallResult::ok(format!("client {peer}")));
+pub fn serve_client(mut stream: TcpStream, ctx: &Ctx, handler: &mut dyn Handler, stop: &Stop) {
+    ctx.note("accept", CallResult::ok(format!("client {}", ctx.peer)));
     let mut totals = Totals::default();
-    let ended = drive(&mut stream, handler, &mut totals);
+    let ended = drive(&mut stream, handler, &mut totals, stop);
     let how = match ended {
         Ok(Ended::Done) => "",
         Ok(Ended::Shutdown) => ", server shutting down",
         Err(e) => {
             // Reset, broken pipe…: this client is done; the server carries on.
-            log.call(name, "recv/send", CallResult::Failed { why: e.to_string() });
+            ctx.note("recv/send", CallResult::Failed { why: e.to_string() });
             ""
         }
     };
     drop(stream);
+    closed(ctx, totals, how);
+}
+
+/// The last line about every connection, whatever the model.
+pub fn closed(ctx: &Ctx, totals: Totals, how: &str) {
     let detail = format!("{} bytes received, {} sent{how}", totals.received, totals.sent);
-    log.call(name, "close", CallResult::ok(detail));
+    ctx.note("close", CallResult::ok(detail));
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
     /// EOF from the client, or the handler closed.
     Done,
-    /// Ctrl-C or SIGTERM.
+    /// The server is stopping.
     Shutdown,
 }
 
@@ -49,34 +58,88 @@ fn is_tick(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted)
 }
 
-pub fn drive(stream: &mut TcpStream, handler: &mut dyn Handler, totals: &mut Totals) -> std::io::Result<Ended> {
+/// What woke the connection up.
+enum Woke {
+    Input,
+    Mail,
+    Deadline,
+    Nothing,
+}
+
+/// Wait at most one TICK for input, mail, or the handler's deadline.
+fn wait(stream: &TcpStream, handler: &dyn Handler) -> std::io::Result<Woke> {
+    let deadline = handler.deadline();
+    let now = Instant::now();
+    if deadline.is_some_and(|d| d <= now) {
+        return Ok(Woke::Deadline);
+    }
+    let slice = deadline.map_or(TICK, |d| (d - now).min(TICK));
+    let mailbox = handler.mailbox();
+    let mut fds = vec![PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+    if let Some(m) = &mailbox {
+        fds.push(PollFd::new(m.fd(), PollFlags::POLLIN));
+    }
+    // Round up so a deadline 0.4 ms away is not a busy loop of 0 ms polls.
+    let ms = u16::try_from(slice.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
+    match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(0) | Err(nix::errno::Errno::EINTR) => {}
+        Ok(_) => {
+            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+            // Input first: it includes EOF and errors, which end the connection.
+            if ready(&fds[0]) {
+                return Ok(Woke::Input);
+            }
+            return Ok(Woke::Mail);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(if deadline.is_some_and(|d| d <= Instant::now()) { Woke::Deadline } else { Woke::Nothing })
+}
+
+pub fn drive(
+    stream: &mut TcpStream,
+    handler: &mut dyn Handler,
+    totals: &mut Totals,
+    stop: &Stop,
+) -> std::io::Result<Ended> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(TICK))?;
     stream.set_write_timeout(Some(TICK))?;
-    let mut out = handler.greet();
-    if send_all(stream, &mut out, totals)? == Ended::Shutdown {
+    let mut out = Vec::new();
+    handler.greet(&mut out);
+    if send_all(stream, &mut out, totals, stop)? == Ended::Shutdown {
         return Ok(Ended::Shutdown);
     }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        if cancel::is_cancelled() {
+        if stop.is_set() {
             return Ok(Ended::Shutdown);
         }
-        let flow = match stream.read(&mut buf) {
-            Ok(0) => {
-                // After EOF there is nothing more to read, whatever the
-                // handler answers: send its last words and close.
-                handler.on_eof(&mut out);
-                return send_all(stream, &mut out, totals);
+        let flow = match wait(stream, handler)? {
+            Woke::Nothing => continue,
+            Woke::Deadline => handler.on_deadline(&mut out),
+            Woke::Mail => {
+                if let Some(m) = handler.mailbox() {
+                    out.extend_from_slice(&m.take());
+                }
+                Flow::Continue
             }
-            Ok(n) => {
-                totals.received += n;
-                handler.on_bytes(&buf[..n], &mut out)
-            }
-            Err(e) if is_tick(&e) => continue,
-            Err(e) => return Err(e),
+            Woke::Input => match stream.read(&mut buf) {
+                Ok(0) => {
+                    // After EOF there is nothing more to read, whatever the
+                    // handler answers: send its last words and close.
+                    handler.on_eof(&mut out);
+                    return send_all(stream, &mut out, totals, stop);
+                }
+                Ok(n) => {
+                    totals.received += n;
+                    handler.on_bytes(&buf[..n], &mut out)
+                }
+                Err(e) if is_tick(&e) => continue,
+                Err(e) => return Err(e),
+            },
         };
-        if send_all(stream, &mut out, totals)? == Ended::Shutdown {
+        if send_all(stream, &mut out, totals, stop)? == Ended::Shutdown {
             return Ok(Ended::Shutdown);
         }
         if flow == Flow::Close {
@@ -86,7 +149,7 @@ pub fn drive(stream: &mut TcpStream, handler: &mut dyn Handler, totals: &mut Tot
 }
 
 /// Write all of `out` (send may take only part of it), then clear it.
-fn send_all(stream: &mut TcpStream, out: &mut Vec<u8>, totals: &mut Totals) -> std::io::Result<Ended> {
+fn send_all(stream: &mut TcpStream, out: &mut Vec<u8>, totals: &mut Totals, stop: &Stop) -> std::io::Result<Ended> {
     let mut done = 0;
     while done < out.len() {
         match stream.write(&out[done..]) {
@@ -96,9 +159,9 @@ fn send_all(stream: &mut TcpStream, out: &mut Vec<u8>, totals: &mut Totals) -> s
                 totals.sent += n;
             }
             // A client that does not read fills its window; keep trying,
-            // but give up if the server is shutting down.
+            // but give up if the server is stopping.
             Err(e) if is_tick(&e) => {
-                if cancel::is_cancelled() {
+                if stop.is_set() {
                     return Ok(Ended::Shutdown);
                 }
             }

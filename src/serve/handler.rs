@@ -1,9 +1,17 @@
 //! The protocol side of a reference server, written once as a state
-//! machine over bytes. It never touches a socket: a blocking driver, and
-//! later select/poll/epoll loops, feed it whatever bytes arrived and send
-//! whatever it put in `out`. That is what lets one echo server run "six ways".
+//! machine over bytes. It never touches a socket: the blocking driver
+//! (iterative, thread, fork, pool) and the event loops (select, poll,
+//! epoll) feed it whatever bytes arrived, send whatever it put in `out`,
+//! wake it at its deadline, and deliver its mailbox. That is what lets one
+//! echo server run "six ways".
 
-use super::Proto;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::Log;
+use super::mailbox::Mailbox;
+use crate::event::CallResult;
 
 /// What the connection should do after the handler has seen some input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,27 +22,52 @@ pub enum Flow {
     Close,
 }
 
+/// Who a handler is talking to, and where it may log what it does
+/// ("auth ok", "would run: date", "put notes.txt 120 bytes").
+#[derive(Clone)]
+pub struct Ctx {
+    /// `conn#N`: the name every log line about this connection carries.
+    pub name: String,
+    pub peer: SocketAddr,
+    pub log: Log,
+}
+
+impl Ctx {
+    /// A protocol-level event on this connection, in the server's log.
+    pub fn note(&self, call: &str, result: CallResult) {
+        self.log.call(&self.name, call, result);
+    }
+}
+
 pub trait Handler: Send {
     /// Bytes to send as soon as the client connects (a banner, a challenge).
-    fn greet(&mut self) -> Vec<u8> {
-        Vec::new()
-    }
+    fn greet(&mut self, _out: &mut Vec<u8>) {}
 
     /// `input` arrived (any split of the stream: TCP keeps no boundaries);
     /// append the reply, if any, to `out`.
     fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Flow;
 
     /// The client shut down its sending side: a last chance to reply.
+    /// Whatever it returns, the connection closes once `out` is sent.
     fn on_eof(&mut self, _out: &mut Vec<u8>) -> Flow {
         Flow::Close
     }
-}
 
-/// A fresh handler for one connection.
-pub fn for_proto(proto: Proto) -> Box<dyn Handler> {
-    match proto {
-        Proto::Echo => Box::new(super::echo::Echo),
-        Proto::Upper => Box::new(super::upper::Upper),
+    /// When the handler wants [`Handler::on_deadline`] even if no byte
+    /// arrives (cmd's 100 ms idle rule, auth's answer timeout).
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The deadline passed with no input that moved it.
+    fn on_deadline(&mut self, _out: &mut Vec<u8>) -> Flow {
+        Flow::Continue
+    }
+
+    /// Bytes other connections leave for this one (chat's broadcasts).
+    /// Drivers watch its wake-up descriptor and send what it holds.
+    fn mailbox(&self) -> Option<Arc<Mailbox>> {
+        None
     }
 }
 
@@ -42,7 +75,8 @@ pub fn for_proto(proto: Proto) -> Box<dyn Handler> {
 /// way a TCP stream may split it, and collect everything it replied.
 #[cfg(test)]
 pub fn feed_split(handler: &mut dyn Handler, input: &[u8], splits: &[usize]) -> Vec<u8> {
-    let mut out = handler.greet();
+    let mut out = Vec::new();
+    handler.greet(&mut out);
     let mut rest = input;
     let mut sizes = splits.iter().cycle();
     while !rest.is_empty() {
@@ -53,4 +87,10 @@ pub fn feed_split(handler: &mut dyn Handler, input: &[u8], splits: &[usize]) -> 
     }
     assert_eq!(handler.on_eof(&mut out), Flow::Close);
     out
+}
+
+/// A context for unit tests: a log that goes nowhere.
+#[cfg(test)]
+pub fn test_ctx() -> Ctx {
+    Ctx { name: "conn#1".into(), peer: ([127, 0, 0, 1], 40000).into(), log: Log::discard() }
 }

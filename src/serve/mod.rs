@@ -1,62 +1,35 @@
-//! Reference servers: `netlab serve echo|upper --model iterative|thread`.
+//! Reference servers: `netlab serve PROTO --model M`.
 //!
 //! Each protocol is a [`handler::Handler`] (bytes in, bytes out, no
-//! sockets); each concurrency model is a small module that accepts
-//! connections and drives handlers. The same echo server, several ways.
+//! sockets), made per connection by a [`protocol::Protocol`]; each
+//! concurrency model is a small module that accepts connections and drives
+//! handlers. The same echo server, several ways.
 
+pub mod config;
 pub mod conn;
 pub mod echo;
 pub mod handler;
+pub mod mailbox;
 pub mod model_iterative;
 pub mod model_thread;
+pub mod protocol;
 pub mod upper;
 
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::poll::PollFlags;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+pub use config::{Config, Model, Proto};
+pub use protocol::Protocol;
 
 use crate::event::{CallResult, Event, Sink};
-use crate::lab::cancel::{self, Waited};
+use crate::lab::cancel;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Proto {
-    /// Every byte back, unchanged.
-    Echo,
-    /// Every byte back, ASCII upper-cased.
-    Upper,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Model {
-    /// One client at a time: the next waits in the listen queue.
-    Iterative,
-    /// A thread per connection, up to a cap.
-    #[default]
-    Thread,
-}
-
-impl Proto {
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Echo => "echo",
-            Proto::Upper => "upper",
-        }
-    }
-}
-
-impl Model {
-    pub fn name(self) -> &'static str {
-        match self {
-            Model::Iterative => "iterative",
-            Model::Thread => "thread",
-        }
-    }
-}
-
-/// How often blocked calls wake up to notice Ctrl-C or SIGTERM.
+/// How often blocked calls wake up to notice a stop.
 pub const TICK: Duration = Duration::from_millis(100);
 
 /// The event sink, shared by the accept loop and every connection thread.
@@ -66,6 +39,15 @@ pub struct Log(Arc<Mutex<Box<dyn Sink>>>);
 impl Log {
     pub fn new(sink: Box<dyn Sink>) -> Self {
         Log(Arc::new(Mutex::new(sink)))
+    }
+
+    /// A log that drops everything (the bench, unit tests).
+    pub fn discard() -> Self {
+        struct Discard;
+        impl Sink for Discard {
+            fn emit(&mut self, _: &Event) {}
+        }
+        Log::new(Box::new(Discard))
     }
 
     pub fn emit(&self, event: &Event) {
@@ -81,6 +63,35 @@ impl Log {
     }
 }
 
+/// When a server stops. `netlab serve` stops on Ctrl-C or SIGTERM; a
+/// server inside a demo, the bench or the REPL stops when its owner says
+/// so — never because the learner pressed Ctrl-C to cancel something else.
+#[derive(Clone, Default)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    on_signals: bool,
+}
+
+impl Stop {
+    /// Stop on Ctrl-C / SIGTERM (the handlers must be installed) or [`Stop::stop`].
+    pub fn on_signals() -> Self {
+        Stop { flag: Arc::default(), on_signals: true }
+    }
+
+    /// Stop only when [`Stop::stop`] is called.
+    pub fn manual() -> Self {
+        Stop::default()
+    }
+
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst) || (self.on_signals && cancel::is_cancelled())
+    }
+}
+
 /// Refuse anything but loopback: netlab never serves the network.
 pub fn check_loopback(addr: SocketAddr) -> Result<(), String> {
     if addr.ip().is_loopback() {
@@ -92,45 +103,109 @@ pub fn check_loopback(addr: SocketAddr) -> Result<(), String> {
     }
 }
 
-/// Bind, announce the address, and serve until Ctrl-C or SIGTERM. Returns
-/// after every connection is closed and every thread joined.
-pub fn run(proto: Proto, model: Model, addr: SocketAddr, log: &Log) -> Result<(), String> {
-    check_loopback(addr)?;
-    cancel::install_shutdown_handlers().map_err(|e| format!("cannot install the Ctrl-C/SIGTERM handler: {e}"))?;
-    let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+/// A server bound and ready, not yet serving: its address is known, so a
+/// demo can start clients before [`Bound::serve`] runs on its own thread.
+pub struct Bound {
+    listener: TcpListener,
+    local: SocketAddr,
+    protocol: Protocol,
+    config: Config,
+}
+
+/// Check the config and bind the listener.
+pub fn bind(config: &Config) -> Result<Bound, String> {
+    check_loopback(config.addr)?;
+    let protocol = Protocol::new(config)?;
+    if config.is_udp() {
+        return Err(format!("{} over UDP: not built yet", config.proto.name()));
+    }
+    let listener = TcpListener::bind(config.addr).map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     // Non-blocking so a connection that vanishes between poll and accept
     // gives EAGAIN rather than a hang.
     listener.set_nonblocking(true).map_err(|e| format!("cannot make the listener non-blocking: {e}"))?;
     let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
-    log.emit(&Event::notice(format!("listening on {local} ({}, model {})", proto.name(), model.name())));
-    log.emit(&Event::notice("Ctrl-C or SIGTERM stops the server"));
-    let accepted = match model {
-        Model::Iterative => model_iterative::serve(&listener, proto, log),
-        Model::Thread => model_thread::serve(&listener, proto, log),
-    };
-    drop(listener);
-    let plural = if accepted == 1 { "" } else { "s" };
-    log.emit(&Event::notice(format!("shut down: {accepted} connection{plural} accepted, listener closed")));
+    Ok(Bound { listener, local, protocol, config: config.clone() })
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serve until `stop`; returns how many connections were accepted,
+    /// after every one is closed and every thread joined.
+    pub fn serve(self, log: &Log, stop: &Stop) -> usize {
+        let Bound { listener, local, protocol, config } = self;
+        log.emit(&Event::notice(format!(
+            "listening on {local} ({}, model {})",
+            config.proto.name(),
+            config.model.name()
+        )));
+        if stop.on_signals {
+            log.emit(&Event::notice("Ctrl-C or SIGTERM stops the server"));
+        }
+        let server = Server { listener: &listener, protocol: &protocol, config: &config, log, stop };
+        let accepted = match config.model {
+            Model::Iterative => model_iterative::serve(&server),
+            Model::Thread => model_thread::serve(&server),
+            Model::Fork | Model::Pool | Model::Select | Model::Poll | Model::Epoll => {
+                log.emit(&Event::error(format!("model {}: not built yet", config.model.name())));
+                0
+            }
+        };
+        drop(listener);
+        let plural = if accepted == 1 { "" } else { "s" };
+        log.emit(&Event::notice(format!("shut down: {accepted} connection{plural} accepted, listener closed")));
+        accepted
+    }
+}
+
+/// What every model needs: the listener, how to make handlers, the
+/// settings, where to log, and when to stop.
+pub struct Server<'a> {
+    pub listener: &'a TcpListener,
+    pub protocol: &'a Protocol,
+    pub config: &'a Config,
+    pub log: &'a Log,
+    pub stop: &'a Stop,
+}
+
+/// `netlab serve`: bind, announce, serve until Ctrl-C or SIGTERM.
+pub fn run(config: &Config, log: &Log) -> Result<(), String> {
+    cancel::install_shutdown_handlers().map_err(|e| format!("cannot install the Ctrl-C/SIGTERM handler: {e}"))?;
+    let bound = bind(config)?;
+    let stop = Stop::on_signals();
+    bound.serve(log, &stop);
     Ok(())
 }
 
-/// Wait for the next connection; `None` once shutdown was asked for.
-pub fn next_client(listener: &TcpListener, log: &Log) -> Option<(std::net::TcpStream, SocketAddr)> {
-    loop {
-        match cancel::wait_fd(listener.as_fd(), PollFlags::POLLIN, TICK) {
-            Ok(Waited::Cancelled) => return None,
-            Ok(Waited::TimedOut) => continue,
-            Ok(Waited::Ready(_)) => {}
-            Err(e) => {
-                log.call("listener", "poll", CallResult::Failed { why: e.to_string() });
+impl Server<'_> {
+    /// Wait for the next connection; `None` once the server should stop.
+    pub fn next_client(&self) -> Option<(std::net::TcpStream, SocketAddr)> {
+        loop {
+            if self.stop.is_set() {
                 return None;
             }
+            let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16)) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    self.log.call("listener", "poll", CallResult::Failed { why: e.to_string() });
+                    return None;
+                }
+            }
+            match self.listener.accept() {
+                Ok(pair) => return Some(pair),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                // ECONNABORTED, EMFILE…: one failed accept is not the end of the server.
+                Err(e) => self.log.call("listener", "accept", CallResult::Failed { why: e.to_string() }),
+            }
         }
-        match listener.accept() {
-            Ok(pair) => return Some(pair),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            // ECONNABORTED, EMFILE…: one failed accept is not the end of the server.
-            Err(e) => log.call("listener", "accept", CallResult::Failed { why: e.to_string() }),
-        }
+    }
+
+    /// The context a handler for connection number `n` gets.
+    pub fn ctx(&self, n: usize, peer: SocketAddr) -> handler::Ctx {
+        handler::Ctx { name: format!("conn#{n}"), peer, log: self.log.clone() }
     }
 }

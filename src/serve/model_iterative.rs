@@ -2,17 +2,16 @@
 //! next. Simple, and a slow client makes everyone else wait in the listen
 //! queue — the lesson this model exists to show.
 
-use std::net::TcpListener;
+use super::{Server, conn};
 
-use super::{Log, Proto, conn, handler, next_client};
-
-/// Serve until shutdown; returns how many connections were accepted.
-pub fn serve(listener: &TcpListener, proto: Proto, log: &Log) -> usize {
+/// Serve until stopped; returns how many connections were accepted.
+pub fn serve(server: &Server) -> usize {
     let mut served = 0;
-    while let Some((stream, peer)) = next_client(listener, log) {
+    while let Some((stream, peer)) = server.next_client() {
         served += 1;
-        let mut handler = handler::for_proto(proto);
-        conn::serve_client(stream, peer, &format!("conn#{served}"), handler.as_mut(), log);
+        let ctx = server.ctx(served, peer);
+        let mut handler = server.protocol.handler(ctx.clone());
+        conn::serve_client(stream, &ctx, handler.as_mut(), server.stop);
     }
     served
 }

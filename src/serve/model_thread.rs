@@ -3,39 +3,38 @@
 //! connections from becoming a flood of threads; every thread is joined
 //! before the server exits.
 
-use std::net::TcpListener;
 use std::thread::JoinHandle;
 
-use super::{Log, Proto, conn, handler, next_client};
+use super::{Server, conn};
 use crate::event::{CallResult, Event};
 
-/// At most this many clients are served at once; more are told no (closed).
-pub const MAX_CONNECTIONS: usize = 64;
-
-/// Serve until shutdown; returns how many connections were accepted.
-pub fn serve(listener: &TcpListener, proto: Proto, log: &Log) -> usize {
+/// Serve until stopped; returns how many connections were accepted.
+pub fn serve(server: &Server) -> usize {
     let mut served = 0;
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    while let Some((stream, peer)) = next_client(listener, log) {
+    let cap = server.config.max_conns;
+    while let Some((stream, peer)) = server.next_client() {
         reap(&mut threads, false);
         served += 1;
-        let name = format!("conn#{served}");
-        if threads.len() >= MAX_CONNECTIONS {
-            log.emit(&Event::notice(format!(
-                "{name} from {peer} refused: {MAX_CONNECTIONS} clients already connected"
+        let ctx = server.ctx(served, peer);
+        if threads.len() >= cap {
+            server.log.emit(&Event::notice(format!(
+                "{} from {peer} refused: {cap} clients already connected (--max-conns)",
+                ctx.name
             )));
             continue;
         }
-        let log_for_thread = log.clone();
-        let thread_name = name.clone();
+        let handler = server.protocol.handler(ctx.clone());
+        let stop = server.stop.clone();
+        let name = ctx.name.clone();
         let spawned = std::thread::Builder::new().name(name.clone()).spawn(move || {
-            let mut handler = handler::for_proto(proto);
-            conn::serve_client(stream, peer, &thread_name, handler.as_mut(), &log_for_thread);
+            let mut handler = handler;
+            conn::serve_client(stream, &ctx, handler.as_mut(), &stop);
         });
         match spawned {
             Ok(t) => threads.push(t),
             // The stream moved into the closure that failed to start, and was dropped with it.
-            Err(e) => log.call(&name, "spawn thread", CallResult::Failed { why: e.to_string() }),
+            Err(e) => server.log.call(&name, "spawn thread", CallResult::Failed { why: e.to_string() }),
         }
     }
     reap(&mut threads, true);
