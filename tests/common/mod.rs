@@ -5,6 +5,7 @@
 pub mod demo_runs;
 pub mod playground;
 pub mod pty;
+pub mod server;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
