@@ -5,6 +5,7 @@
 //! concurrency model is a small module that accepts connections and drives
 //! handlers. The same echo server, several ways.
 
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod echo;
