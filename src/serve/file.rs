@@ -261,7 +261,7 @@ impl FileServer {
         fields.insert("size".into(), size.into());
         fields.insert("sha256".into(), sha.into());
         fields.insert(json_header::DATA_SIZE.into(), size.into());
-        self.frame(out, fields, &[]);
+        self.reply(out, fields, &[]);
         self.state = if size == 0 { State::Idle } else { State::Download { file, left: size } };
     }
 
@@ -277,6 +277,9 @@ impl FileServer {
             }
             None => return self.error(out, "put: the header needs \"sha256\", the body's SHA-256 in hex"),
         };
+        if let Err(why) = self.root.check_replaceable(&name) {
+            return self.error(out, &why);
+        }
         let (file, temp) = match self.root.temp_file() {
             Ok(t) => t,
             Err(e) => return self.error(out, &format!("{name}: cannot store it: {e}")),

@@ -141,11 +141,27 @@ impl FileRoot {
         }
     }
 
-    /// Give a finished upload its name: rename(2) is atomic, so a reader
-    /// sees the old file or the whole new one, never half of it. A symlink
-    /// already at `name` is replaced, not followed.
-    pub fn commit(&self, temp: &Path, name: &str) -> Result<(), String> {
+    /// Whether a put may store `name`: nothing is there yet, or a regular
+    /// file. A symlink or a directory someone left in the root stays.
+    pub fn check_replaceable(&self, name: &str) -> Result<(), String> {
         check_name(name)?;
+        match self.path.join(name).symlink_metadata() {
+            Ok(meta) if meta.is_symlink() => {
+                Err(format!("{name}: a symlink; the server neither follows nor replaces links"))
+            }
+            Ok(meta) if !meta.is_file() => Err(format!("{name}: not a regular file")),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("{name}: {e}")),
+        }
+    }
+
+    /// Give a finished upload its name: rename(2) is atomic, so a reader
+    /// sees the old file or the whole new one, never half of it. (Were a
+    /// symlink put at `name` meanwhile, rename replaces the link itself: it
+    /// never writes through one.)
+    pub fn commit(&self, temp: &Path, name: &str) -> Result<(), String> {
+        self.check_replaceable(name)?;
         std::fs::rename(temp, self.path.join(name)).map_err(|e| format!("{name}: cannot store it: {e}"))
     }
 }
@@ -251,12 +267,12 @@ mod tests {
         let err = root.open_file("link").unwrap_err();
         assert!(err.contains("symlink"), "{err}");
         assert!(root.list().unwrap().is_empty());
-        // Storing over the link replaces the link; the target is untouched.
+        // Nor replaced by an upload; the target is untouched.
         let (mut f, temp) = root.temp_file().unwrap();
         f.write_all(b"new").unwrap();
-        root.commit(&temp, "link").unwrap();
+        assert!(root.commit(&temp, "link").unwrap_err().contains("symlink"));
         assert_eq!(std::fs::read(outside.path().join("secret")).unwrap(), b"s");
-        assert_eq!(std::fs::read(root.path().join("link")).unwrap(), b"new");
+        assert!(root.path().join("link").is_symlink());
     }
 
     #[test]

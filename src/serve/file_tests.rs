@@ -95,6 +95,7 @@ fn put_list_get_round_trip_whatever_the_split() {
         assert_eq!(r[0].header["sha256"], Value::from(sha256_hex(&body)));
         let listed: Value = serde_json::from_slice(&r[1].body).unwrap();
         assert_eq!(listed, json!([{"name": "big.bin", "size": body.len()}]));
+        assert_eq!(status(&r[2]), "ok");
         assert_eq!(r[2].header["sha256"], Value::from(sha256_hex(&body)));
         assert_eq!(r[2].body, body, "splits {splits:?}");
         assert_eq!(std::fs::read(root.path().join("big.bin")).unwrap(), body);
@@ -156,9 +157,13 @@ fn a_symlink_to_outside_is_not_followed() {
     let outside = FileRoot::open(None).unwrap();
     std::fs::write(outside.path().join("secret"), b"top secret").unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link")).unwrap();
-    let r = replies(&drive(&mut srv, &get("link"), &[100]).0, LengthOrder::BigEndian);
+    let mut input = get("link");
+    input.extend(put("link", b"overwrite?"));
+    let r = replies(&drive(&mut srv, &input, &[100]).0, LengthOrder::BigEndian);
     assert!(error_text(&r[0]).contains("symlink"), "{}", error_text(&r[0]));
     assert!(r[0].body.is_empty());
+    assert!(error_text(&r[1]).contains("symlink"), "{}", error_text(&r[1]));
+    assert_eq!(std::fs::read(outside.path().join("secret")).unwrap(), b"top secret");
 }
 
 #[test]
