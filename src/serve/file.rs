@@ -233,7 +233,8 @@ impl FileServer {
                 let entries: Vec<Value> =
                     files.iter().map(|(name, size)| json!({"name": name, "size": size})).collect();
                 let body = Value::Array(entries).to_string().into_bytes();
-                self.ctx.note("list", CallResult::ok(format!("{} files", files.len())));
+                let plural = if files.len() == 1 { "" } else { "s" };
+                self.ctx.note("list", CallResult::ok(format!("{} file{plural}", files.len())));
                 self.reply(out, Map::new(), &body);
             }
             Err(e) => self.error(out, &format!("cannot list the directory: {e}")),
@@ -301,6 +302,7 @@ impl FileServer {
                 "{}: sha256 mismatch: the header said {}, the {} bytes received hash to {got}; nothing stored",
                 up.name, up.want, up.size
             );
+            self.ctx.note(&format!("put {}", up.name), CallResult::Failed { why: why.clone() });
             return self.error(out, &why);
         }
         let Some(temp) = up.temp.take() else { return };
