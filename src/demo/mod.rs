@@ -11,6 +11,7 @@ mod close;
 mod echo;
 mod eof;
 mod errors;
+mod file;
 mod framing;
 mod handshake;
 mod nonblocking;
@@ -123,6 +124,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "the listen backlog: handshakes done before accept(), a full queue stalls (not refuses), somaxconn",
         lesson: "backlog",
         run: backlog::run,
+    },
+    DemoInfo {
+        name: "file",
+        title: "file transfer: framed put/get with size + sha256; \"sleep\" and \"##\" broken; ../ refused",
+        lesson: "file-transfer",
+        run: file::run,
     },
     DemoInfo {
         name: "unix",
