@@ -9,6 +9,8 @@ pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod echo;
+pub mod file;
+pub mod file_root;
 pub mod handler;
 pub mod mailbox;
 pub mod model_iterative;
@@ -156,6 +158,9 @@ impl Bound {
             config.proto.name(),
             config.model.name()
         )));
+        for note in protocol.notes() {
+            log.emit(&Event::notice(note));
+        }
         if stop.on_signals {
             log.emit(&Event::notice("Ctrl-C or SIGTERM stops the server"));
         }
