@@ -20,6 +20,12 @@ pub const SPARE_FDS: u64 = 32;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Connections opened before waiting for the server to accept them. The
+/// kernel completes a handshake without the server, into the listen
+/// queue; a full queue drops SYNs and the client retries a second later.
+/// Fewer than the usual backlog (128) in flight keeps the queue short.
+const BATCH: usize = 64;
+
 /// What the load generator reports on its one line of stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct LoadResult {
@@ -60,7 +66,16 @@ pub fn generate(addr: SocketAddr, wanted: usize, sample: usize) -> (LoadResult, 
     let mut conns = Vec::with_capacity(target);
     while conns.len() < target {
         match TcpStream::connect_timeout(&addr, TIMEOUT) {
-            Ok(s) => conns.push(s),
+            Ok(s) => {
+                conns.push(s);
+                // An echo on the newest connection means the server has
+                // accepted it, and the queue (FIFO) every one before it.
+                let n = conns.len();
+                if n % BATCH == 0 && !round_trip(&conns[n - 1], n - 1) {
+                    r.error = Some(format!("connection {n} of {target} did not echo: is the server keeping up?"));
+                    break;
+                }
+            }
             Err(e) => {
                 r.error = Some(format!("connection {} of {target}: {e}", conns.len() + 1));
                 break;
