@@ -36,7 +36,8 @@ pub fn row(wanted: usize, timeout: Duration) -> ConnsRow {
             row.nofile_hard = Some(hard);
             if hard < wanted as u64 + load::SPARE_FDS {
                 row.note = Some(format!(
-                    "RLIMIT_NOFILE hard limit is {hard}, fewer than the {wanted} connections asked for need (raise it: ulimit -Hn, limits.conf)"
+                    "the server's RLIMIT_NOFILE hard limit ({hard}) is below the {wanted} connections asked for; {}",
+                    load::RAISE
                 ));
             }
         }
@@ -73,6 +74,10 @@ fn measure(row: &mut ConnsRow, wanted: usize, timeout: Duration) -> Result<(), S
     }
     let mut notes: Vec<String> = row.note.take().into_iter().collect();
     if let Some(e) = result.error {
+        // Both processes have the same hard limit: say it once.
+        if e.contains("RLIMIT_NOFILE") {
+            notes.clear();
+        }
         notes.push(e);
     }
     if result.held < result.opened {

@@ -15,6 +15,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use serde::{Deserialize, Serialize};
 
+/// How to get more descriptors, for the messages that say there are too few.
+pub const RAISE: &str = "raise it with `ulimit -Hn N` (as root) or nofile in /etc/security/limits.conf";
+
 /// Descriptors kept back for stdio, the binary, libraries.
 pub const SPARE_FDS: u64 = 32;
 
@@ -59,7 +62,7 @@ pub fn generate(addr: SocketAddr, wanted: usize, sample: usize) -> (LoadResult, 
     let target = if r.nofile_hard > 0 { wanted.min(room) } else { wanted };
     if target < wanted {
         r.error = Some(format!(
-            "RLIMIT_NOFILE hard limit is {}: room for {target} connections, not {wanted} (raise it: ulimit -Hn, limits.conf)",
+            "RLIMIT_NOFILE hard limit {} leaves room for {target} connections, not {wanted}; {RAISE}",
             r.nofile_hard
         ));
     }
