@@ -57,7 +57,16 @@ fn forward(out: impl Read + Send + 'static, stderr: bool, tx: Sender<Line>) {
 impl Guard {
     /// Start `cmd` with stdout and stderr read line by line.
     pub fn spawn(mut cmd: Command, what: &str) -> Result<Guard, String> {
+        use std::os::unix::process::CommandExt;
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).env("NO_COLOR", "1");
+        // If the bench dies without running Drop (SIGKILL), the kernel
+        // sends the child SIGTERM, so no server outlives it. Every child
+        // is started from the main thread, whose exit is what triggers it.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches
+        // no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from));
+        }
         let mut child = cmd.spawn().map_err(|e| format!("cannot start {what}: {e}"))?;
         let (tx, lines) = mpsc::channel();
         if let Some(out) = child.stdout.take() {
