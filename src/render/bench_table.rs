@@ -76,10 +76,18 @@ pub fn render(r: &Report) -> Vec<String> {
     rows.push(echo_cells(&r.python));
     out.extend(columns(&["SERVER", "CLIENTS", "REQ/S", "P50", "P99", "NOTE"], &rows));
 
-    let size = r.framing.first().map_or(0, |f| f.message_bytes / 1024);
-    out.extend(title(format!("framing: bulk transfer over loopback, {size} KiB messages")));
-    let rows: Vec<Vec<String>> = r.framing.iter().map(framing_cells).collect();
-    out.extend(columns(&["FRAMING", "MB/S", "OF RAW", "NOTE"], &rows));
+    match r.framing.first() {
+        Some(first) => {
+            let size = first.message_bytes / 1024;
+            out.extend(title(format!("framing: bulk transfer over loopback, {size} KiB messages")));
+            let rows: Vec<Vec<String>> = r.framing.iter().map(framing_cells).collect();
+            out.extend(columns(&["FRAMING", "MB/S", "OF RAW", "NOTE"], &rows));
+        }
+        None => {
+            out.extend(title("framing: bulk transfer over loopback".into()));
+            out.push("not measured".into());
+        }
+    }
 
     out.extend(title("connections: one epoll server, a separate load-generator process".into()));
     out.push(conns_line(&r.conns));
@@ -97,4 +105,41 @@ pub fn render(r: &Report) -> Vec<String> {
     let cancelled = if r.cancelled { "; cancelled with Ctrl-C, rows after it are n/a" } else { "" };
     out.push(format!("{}", format!("{:.1} s{mode}{cancelled}", r.seconds).dimmed()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::report::{PYTHON_CLIENTS, Target};
+    use crate::bench::stats::Summary;
+
+    #[test]
+    fn rows_show_numbers_or_why_not_and_targets_their_mark() {
+        colored::control::set_override(false);
+        let s = Summary { requests: 12_345, rps: 12_345.4, p50_us: 85.0, p99_us: 1500.0 };
+        let report = Report {
+            quick: true,
+            seconds: 2.5,
+            cancelled: false,
+            message_bytes: 64,
+            echo: vec![
+                EchoRow::measured("thread", 10, s, 10, None),
+                EchoRow::na("fork", 10, "model fork: not built yet"),
+            ],
+            python: EchoRow::na("python", PYTHON_CLIENTS, "python3 not found on PATH"),
+            framing: Vec::new(),
+            conns: ConnsRow { wanted: 1000, na: Some("cancelled".into()), ..Default::default() },
+            targets: vec![Target {
+                what: "w".into(), target: "≥ 3×".into(), measured: "4.00×".into(), ok: Some(true)
+            }],
+        };
+        let text = render(&report).join("\n");
+        assert!(text.contains("thread  10       12,345  85 µs  1.5 ms"), "{text}");
+        assert!(text.contains("fork    10       n/a     n/a    n/a     model fork: not built yet"), "{text}");
+        assert!(text.contains("python3 not found on PATH"), "{text}");
+        assert!(text.contains("n/a: cancelled"), "{text}");
+        assert!(text.contains("loopback\nnot measured"), "{text}");
+        assert!(text.contains("✓ w: 4.00× (target ≥ 3×)"), "{text}");
+        assert!(text.contains("2.5 s, --quick"), "{text}");
+    }
 }
