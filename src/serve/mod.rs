@@ -5,9 +5,12 @@
 //! concurrency model is a small module that accepts connections and drives
 //! handlers. The same echo server, several ways.
 
+pub mod cmd;
+pub mod cmd_builtins;
 pub mod config;
 pub mod conn;
 pub mod echo;
+pub mod framed;
 pub mod handler;
 pub mod mailbox;
 pub mod model_iterative;

@@ -21,7 +21,7 @@ impl Protocol {
     pub fn new(config: &Config) -> Result<Self, String> {
         let proto = config.proto;
         match proto {
-            Proto::Echo | Proto::Upper => {}
+            Proto::Echo | Proto::Upper | Proto::Framed | Proto::Cmd => {}
             other => return Err(format!("{}: not built yet", other.name())),
         }
         if config.is_udp() && proto != Proto::Upper && proto != Proto::Time {
@@ -35,14 +35,15 @@ impl Protocol {
     }
 
     /// A fresh handler for one connection.
-    pub fn handler(&self, _ctx: Ctx) -> Box<dyn Handler> {
+    pub fn handler(&self, ctx: Ctx) -> Box<dyn Handler> {
+        let order = super::framed::order(self.config.native_endian);
         match self.proto {
             Proto::Echo => Box::new(super::echo::Echo),
             Proto::Upper => Box::new(super::upper::Upper),
+            Proto::Framed => Box::new(super::framed::Framed::new(ctx, order)),
+            Proto::Cmd => Box::new(super::cmd::Cmd::new(ctx, order)),
             // Refused by `new` until they are built.
-            Proto::Time | Proto::Framed | Proto::Cmd | Proto::Auth | Proto::File | Proto::Chat => {
-                Box::new(super::echo::Echo)
-            }
+            Proto::Time | Proto::Auth | Proto::File | Proto::Chat => Box::new(super::echo::Echo),
         }
     }
 }
