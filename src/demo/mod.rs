@@ -8,6 +8,7 @@
 mod backlog;
 mod byteorder;
 mod close;
+mod cmd;
 mod echo;
 mod eof;
 mod errors;
@@ -123,6 +124,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "the listen backlog: handshakes done before accept(), a full queue stalls (not refuses), somaxconn",
         lesson: "backlog",
         run: backlog::run,
+    },
+    DemoInfo {
+        name: "cmd",
+        title: "a remote-command server done safely: an allowlist, no shell, framed output, and the 100 ms rule",
+        lesson: "remote-command",
+        run: cmd::run,
     },
     DemoInfo {
         name: "unix",
