@@ -104,7 +104,9 @@ fn big_command(args: &[&str]) -> Result<Vec<u8>, String> {
 
 /// `n` bytes of [`BIG_PATTERN`], repeated.
 pub fn big(n: usize) -> Vec<u8> {
-    BIG_PATTERN.iter().copied().cycle().take(n).collect()
+    let mut out = BIG_PATTERN.repeat(n.div_ceil(BIG_PATTERN.len()));
+    out.truncate(n);
+    out
 }
 
 fn ls(args: &[&str]) -> Result<Vec<u8>, String> {
