@@ -5,6 +5,7 @@
 //! happened. Timing is controlled by waiting for readiness (FIONREAD,
 //! kernel state), never by sleeping and hoping.
 
+mod auth;
 mod backlog;
 mod byteorder;
 mod close;
@@ -12,6 +13,7 @@ mod cmd;
 mod echo;
 mod eof;
 mod errors;
+mod file;
 mod framing;
 mod handshake;
 mod nonblocking;
@@ -126,10 +128,22 @@ pub const DEMOS: &[DemoInfo] = &[
         run: backlog::run,
     },
     DemoInfo {
+        name: "auth",
+        title: "challenge–response with HMAC: the right key accepted, a replayed answer and a wrong key refused",
+        lesson: "auth-hmac",
+        run: auth::run,
+    },
+    DemoInfo {
         name: "cmd",
         title: "a remote-command server done safely: an allowlist, no shell, framed output, and the 100 ms rule",
         lesson: "remote-command",
         run: cmd::run,
+    },
+    DemoInfo {
+        name: "file",
+        title: "file transfer: framed put/get with size + sha256; \"sleep\" and \"##\" broken; ../ refused",
+        lesson: "file-transfer",
+        run: file::run,
     },
     DemoInfo {
         name: "unix",

@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod errno;
 mod exec_conn;
 mod exec_framing;
+mod exec_hmac;
 mod exec_info;
 mod exec_io;
 mod exec_opt;
@@ -19,6 +20,7 @@ mod exec_recv_frame;
 mod exec_recv_loop;
 mod exec_send_while_reading;
 mod exec_sendall;
+mod exec_sendframe;
 mod exec_serve;
 mod exec_service;
 mod exec_unix;
@@ -152,6 +154,8 @@ pub struct Lab {
     reporter: Sender<service::Report>,
     /// Reference servers started with `serve`: child processes.
     servers: Vec<exec_serve::NamedServer>,
+    /// The last answer `hmac` sent, for `hmac SOCK --replay`.
+    hmac_sent: Option<exec_hmac::Captured>,
     /// The seed demos use for their relays (`netlab demo NAME --seed N`).
     seed: u64,
     sink: Box<dyn Sink>,
@@ -179,6 +183,7 @@ impl Lab {
             reports,
             reporter,
             servers: Vec::new(),
+            hmac_sent: None,
             seed: DEFAULT_SEED,
             sink,
             verdicts: 0,
@@ -290,6 +295,7 @@ impl Lab {
             Command::RecvFrame { sock, framing, timeout } => self.recv_frame(sock, *framing, *timeout),
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
             Command::RecvLoop(spec) => self.recv_loop(spec),
+            Command::SendFrame(spec) => self.send_frame(spec),
             Command::Poll(spec) => self.poll(spec),
             Command::Close { sock } => match self.close_service(sock).or_else(|| self.close_server(sock)) {
                 Some(outcome) => Ok(outcome),
@@ -305,6 +311,7 @@ impl Lab {
             Command::Unix(u) => self.unix(u),
             Command::Serve(spec) => self.serve(spec),
             Command::Procs { server } => self.procs(server),
+            Command::Hmac(spec) => self.hmac(spec),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }

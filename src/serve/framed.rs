@@ -39,11 +39,6 @@ impl Framed {
     }
 }
 
-/// The length order a server's `--native-endian` flag asks for.
-pub fn order(native_endian: bool) -> LengthOrder {
-    if native_endian { LengthOrder::LittleEndian } else { LengthOrder::BigEndian }
-}
-
 impl Handler for Framed {
     fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Flow {
         self.decoder.push(input);
