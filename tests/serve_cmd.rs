@@ -7,7 +7,6 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsFd;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::server::{TIMEOUT, connect, start, stop};
@@ -207,19 +206,6 @@ fn an_over_long_line_gets_an_error_and_the_connection_closes() {
     }
 }
 
-fn python(script: &str, args: &[String]) -> Option<String> {
-    let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = match Command::new("python3").arg(&path).args(args).output() {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("python3 not available ({e}): skipping the Python wire-compatibility check");
-            return None;
-        }
-    };
-    assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[test]
 fn a_classic_python_client_sending_bare_commands_works_in_both_byte_orders() {
     for (flag, fmt) in [(None, ">i"), (Some("--native-endian"), "i")] {
@@ -227,7 +213,7 @@ fn a_classic_python_client_sending_bare_commands_works_in_both_byte_orders() {
         args.extend(flag);
         let server = start(&args);
         let argv = [server.addr.ip().to_string(), server.addr.port().to_string(), fmt.to_string()];
-        if let Some(out) = python("cmd_client.py", &argv) {
+        if let Some(out) = common::python_client::run(include_str!("py/cmd_client.py"), &argv) {
             let lines: Vec<&str> = out.lines().collect();
             assert_eq!(lines[0], "echo ok 12 hello world", "{fmt}: {out}");
             assert_eq!(lines[1], "big ok 1000000 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-");

@@ -5,7 +5,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 
 use common::server::{connect, round_trip, start, stop};
 use netlab::proto::decode_all;
@@ -94,22 +93,6 @@ fn garbage_and_wrong_lengths_close_that_connection_only() {
     }
 }
 
-/// Runs a script from tests/py with python3; `None` (and a notice) when
-/// python3 is not installed.
-fn python(script: &str, args: &[String]) -> Option<String> {
-    let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = match Command::new("python3").arg(&path).args(args).output() {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("python3 not available ({e}): skipping the Python wire-compatibility check");
-            return None;
-        }
-    };
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{script} failed: {stderr}");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[test]
 fn a_classic_python_client_talks_to_it_in_both_byte_orders() {
     for (flag, fmt) in [(None, ">i"), (Some("--native-endian"), "i")] {
@@ -117,7 +100,7 @@ fn a_classic_python_client_talks_to_it_in_both_byte_orders() {
         args.extend(flag);
         let server = start(&args);
         let argv = [server.addr.ip().to_string(), server.addr.port().to_string(), fmt.to_string()];
-        if let Some(out) = python("framed_client.py", &argv) {
+        if let Some(out) = common::python_client::run(include_str!("py/framed_client.py"), &argv) {
             assert_eq!(out, "same 5\nsame 0\nsame 13\nsame 1000000\n", "{fmt}");
         }
         stop(server);
