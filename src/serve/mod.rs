@@ -6,11 +6,14 @@
 //! handlers. The same echo server, several ways.
 
 pub mod auth;
+pub mod cmd;
+pub mod cmd_builtins;
 pub mod config;
 pub mod conn;
 pub mod echo;
 pub mod file;
 pub mod file_root;
+pub mod framed;
 pub mod handler;
 pub mod mailbox;
 pub mod model_iterative;
