@@ -5,6 +5,8 @@
 //! concurrency model is a small module that accepts connections and drives
 //! handlers. The same echo server, several ways.
 
+pub mod chat;
+pub mod chat_room;
 pub mod config;
 pub mod conn;
 pub mod echo;

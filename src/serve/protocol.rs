@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::chat_room::Room;
 use super::config::{Config, Proto};
 use super::handler::{Ctx, Handler};
 
@@ -14,6 +15,8 @@ pub struct Protocol {
     proto: Proto,
     #[allow(dead_code)] // read by the handlers that need settings beyond the proto
     config: Arc<Config>,
+    /// chat: the one room every connection joins.
+    room: Arc<Room>,
 }
 
 impl Protocol {
@@ -21,13 +24,13 @@ impl Protocol {
     pub fn new(config: &Config) -> Result<Self, String> {
         let proto = config.proto;
         match proto {
-            Proto::Echo | Proto::Upper => {}
+            Proto::Echo | Proto::Upper | Proto::Chat => {}
             other => return Err(format!("{}: not built yet", other.name())),
         }
         if config.is_udp() && proto != Proto::Upper && proto != Proto::Time {
             return Err(format!("{} is a TCP protocol; --udp works with upper and time", proto.name()));
         }
-        Ok(Protocol { proto, config: Arc::new(config.clone()) })
+        Ok(Protocol { proto, config: Arc::new(config.clone()), room: Arc::default() })
     }
 
     pub fn proto(&self) -> Proto {
@@ -35,14 +38,13 @@ impl Protocol {
     }
 
     /// A fresh handler for one connection.
-    pub fn handler(&self, _ctx: Ctx) -> Box<dyn Handler> {
+    pub fn handler(&self, ctx: Ctx) -> Box<dyn Handler> {
         match self.proto {
             Proto::Echo => Box::new(super::echo::Echo),
             Proto::Upper => Box::new(super::upper::Upper),
+            Proto::Chat => Box::new(super::chat::Chat::new(Arc::clone(&self.room), ctx)),
             // Refused by `new` until they are built.
-            Proto::Time | Proto::Framed | Proto::Cmd | Proto::Auth | Proto::File | Proto::Chat => {
-                Box::new(super::echo::Echo)
-            }
+            Proto::Time | Proto::Framed | Proto::Cmd | Proto::Auth | Proto::File => Box::new(super::echo::Echo),
         }
     }
 }
