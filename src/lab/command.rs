@@ -33,6 +33,8 @@ pub enum WaitFor {
     State(TcpState),
     /// A TCP listener's accept queue holds at least this many connections.
     Queued(u32),
+    /// The socket's receive thread (`follow`) has read this text.
+    Heard(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,9 @@ pub enum Command {
     Addr { sock: String },
     BindUnprivileged { addr: AddrSpec, name: Option<String> },
     Unix(UnixCommand),
+    /// A receive thread reads the socket and shows what arrives.
+    Follow { sock: String },
+    Unfollow { sock: String },
 }
 
 const TIMEOUT: &[&str] = &["timeout"];
@@ -117,6 +122,11 @@ impl Command {
             "recvloop" => RecvLoop::parse(rest).map(Command::RecvLoop),
             "poll" => PollSpec::parse(rest).map(Command::Poll),
             "wait" => parse_wait(rest),
+            "follow" | "unfollow" => {
+                let a = Args::parse(rest, &[], &[])?;
+                let sock = one_sock(&a.positional, &format!("{first} SOCK"))?;
+                Ok(if first == "follow" { Command::Follow { sock } } else { Command::Unfollow { sock } })
+            }
             "close" => {
                 let a = Args::parse(rest, &[], &[])?;
                 Ok(Command::Close { sock: one_sock(&a.positional, "close SOCK")? })
@@ -216,7 +226,9 @@ impl Command {
             | Command::Close { sock }
             | Command::Shutdown { sock, .. }
             | Command::Opt { sock, .. }
-            | Command::Addr { sock } => Some(sock),
+            | Command::Addr { sock }
+            | Command::Follow { sock }
+            | Command::Unfollow { sock } => Some(sock),
             Command::RecvLoop(r) => Some(&r.sock),
             Command::Poll(p) => p.socks.first().map(String::as_str),
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
@@ -328,7 +340,7 @@ fn parse_recv_frame(cmd: &str, a: &Args, kind: &str) -> Result<Command, String> 
 
 fn parse_wait(rest: &[String]) -> Result<Command, String> {
     let a = Args::parse(rest, TIMEOUT, &[])?;
-    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)  or  wait LISTENER queued N";
+    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)  or  wait LISTENER queued N  or  wait SOCK heard TEXT";
     let [sock, what, arg] = a.positional.as_slice() else { return Err(usage.into()) };
     tokens::check_name(sock)?;
     let until = match what.as_str() {
@@ -337,6 +349,8 @@ fn parse_wait(rest: &[String]) -> Result<Command, String> {
             TcpState::parse(arg).ok_or_else(|| format!("'{arg}' is not a TCP state, e.g. ESTABLISHED, TIME_WAIT"))?,
         ),
         "queued" => WaitFor::Queued(arg.parse().map_err(|_| format!("'{arg}' is not a connection count: {usage}"))?),
+        "heard" if arg.is_empty() => return Err(format!("wait {sock} heard wants some text to wait for: {usage}")),
+        "heard" => WaitFor::Heard(arg.clone()),
         _ => return Err(usage.into()),
     };
     Ok(Command::Wait { sock: sock.clone(), until, timeout: timeout(&a)? })

@@ -8,7 +8,9 @@ mod command_help;
 pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
+pub mod follow;
 mod exec_conn;
+mod exec_follow;
 mod exec_framing;
 mod exec_info;
 mod exec_io;
@@ -146,6 +148,8 @@ pub struct Lab {
     /// Their reports, drained into `sink` around every command.
     reports: Receiver<service::Report>,
     reporter: Sender<service::Report>,
+    /// Receive threads started by `follow SOCK`, and their reports.
+    follows: exec_follow::Follows,
     /// The seed demos use for their relays (`netlab demo NAME --seed N`).
     seed: u64,
     sink: Box<dyn Sink>,
@@ -172,6 +176,7 @@ impl Lab {
             services,
             reports,
             reporter,
+            follows: Default::default(),
             seed: DEFAULT_SEED,
             sink,
             verdicts: 0,
@@ -201,7 +206,11 @@ impl Lab {
         // Its own socket-file directory too, so its names never meet the learner's.
         let files = std::mem::take(&mut self.unix_files);
         let saved_services = std::mem::take(&mut self.services);
+        let saved_follows = self.follows.take();
         let result = f(self);
+        self.follows.clear();
+        self.drain_follows();
+        self.follows = saved_follows;
         self.stop_services();
         self.entries = saved;
         self.unix_files = files;
@@ -253,8 +262,13 @@ impl Lab {
 
     pub fn exec(&mut self, cmd: &Command) -> Outcome {
         self.drain_reports();
+        self.drain_follows();
+        if let Some(refused) = self.before_follow_sensitive(cmd) {
+            return self.usage_error(refused);
+        }
         let outcome = self.exec_now(cmd);
         self.drain_reports();
+        self.drain_follows();
         outcome
     }
 
@@ -291,6 +305,8 @@ impl Lab {
             Command::Addr { sock } => self.addr(sock),
             Command::BindUnprivileged { addr, name } => self.bind_unprivileged(addr, name.as_deref()),
             Command::Unix(u) => self.unix(u),
+            Command::Follow { sock } => self.follow(sock),
+            Command::Unfollow { sock } => self.unfollow(sock),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }
@@ -333,6 +349,8 @@ impl Lab {
 
     /// Close every socket, stop every service, and forget every name.
     pub fn close_all(&mut self) {
+        self.follows.clear();
+        self.drain_follows();
         self.stop_services();
         self.entries.clear();
         self.unix_files.clean();

@@ -58,7 +58,7 @@ impl NetlabHelper {
             }
             [
                 "accept" | "send" | "sendto" | "recv" | "recvfrom" | "recvloop" | "wait" | "close" | "shutdown" | "opt"
-                | "addr",
+                | "addr" | "follow" | "unfollow",
             ] => socks(),
             // poll takes any number of sockets, then event words.
             ["poll", ..] => {
@@ -77,7 +77,7 @@ impl NetlabHelper {
             ["opt", _, "rcvtimeo" | "sndtimeo" | "linger"] => words(&["off"]),
             ["sysctl"] => words(&crate::lab::sysctl::names()),
             ["shutdown", _] => words(&["read", "write", "both"]),
-            ["wait", _] => words(&["readable", "state", "queued"]),
+            ["wait", _] => words(&["readable", "state", "queued", "heard"]),
             ["wait", _, "state"] => words(&STATES),
             ["recv", _, .., "--frame"] => words(&Framing::NAMES),
             ["sendall", .., "--reader"] => socks(),
