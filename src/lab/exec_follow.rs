@@ -46,7 +46,9 @@ impl Lab {
     pub(super) fn follow(&mut self, name: &str) -> Result<Outcome, String> {
         let s = self.open(name)?;
         if !matches!(s.kind, Kind::Stream | Kind::Unix(UnixKind::Conn)) {
-            return Err(format!("'{name}' is not a connected stream socket: follow reads a connection, e.g. follow cli"));
+            return Err(format!(
+                "'{name}' is not a connected stream socket: follow reads a connection, e.g. follow cli"
+            ));
         }
         if self.follows.get(name).is_some() {
             return Err(format!("'{name}' is already followed (unfollow {name} stops its thread)"));

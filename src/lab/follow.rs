@@ -34,9 +34,15 @@ const HEARD_CAP: usize = 1 << 20;
 /// What a follower thread tells the lab.
 #[derive(Debug)]
 pub enum FollowReport {
-    Chunk { sock: String, data: Vec<u8> },
+    Chunk {
+        sock: String,
+        data: Vec<u8>,
+    },
     /// recv() returned 0 (`why` = None) or failed: the thread has stopped.
-    Ended { sock: String, why: Option<String> },
+    Ended {
+        sock: String,
+        why: Option<String>,
+    },
 }
 
 /// Bytes heard and not yet matched by a `wait … heard`.

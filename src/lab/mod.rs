@@ -5,10 +5,10 @@ pub mod addr;
 pub mod cancel;
 pub mod command;
 mod command_help;
+mod command_serve;
 pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
-pub mod follow;
 mod exec_conn;
 mod exec_follow;
 mod exec_framing;
@@ -20,17 +20,21 @@ mod exec_recv_frame;
 mod exec_recv_loop;
 mod exec_send_while_reading;
 mod exec_sendall;
+mod exec_serve;
 mod exec_service;
 mod exec_unix;
 mod exec_unix_files;
 mod exec_unix_io;
 mod exec_wait;
+pub mod follow;
 mod names;
 mod outcome;
 pub mod payload;
 pub mod ports;
 pub mod privileged;
+mod procs;
 pub mod resolve;
+mod server_proc;
 pub mod service;
 pub mod sysctl;
 pub mod tokens;
@@ -150,6 +154,8 @@ pub struct Lab {
     reporter: Sender<service::Report>,
     /// Receive threads started by `follow SOCK`, and their reports.
     follows: exec_follow::Follows,
+    /// Reference servers started with `serve`: child processes.
+    servers: Vec<exec_serve::NamedServer>,
     /// The seed demos use for their relays (`netlab demo NAME --seed N`).
     seed: u64,
     sink: Box<dyn Sink>,
@@ -177,6 +183,7 @@ impl Lab {
             reports,
             reporter,
             follows: Default::default(),
+            servers: Vec::new(),
             seed: DEFAULT_SEED,
             sink,
             verdicts: 0,
@@ -207,14 +214,17 @@ impl Lab {
         let files = std::mem::take(&mut self.unix_files);
         let saved_services = std::mem::take(&mut self.services);
         let saved_follows = self.follows.take();
+        let saved_servers = std::mem::take(&mut self.servers);
         let result = f(self);
         self.follows.clear();
         self.drain_follows();
         self.follows = saved_follows;
         self.stop_services();
+        self.stop_servers();
         self.entries = saved;
         self.unix_files = files;
         self.services = saved_services;
+        self.servers = saved_servers;
         result
     }
 
@@ -262,12 +272,14 @@ impl Lab {
 
     pub fn exec(&mut self, cmd: &Command) -> Outcome {
         self.drain_reports();
+        self.drain_servers();
         self.drain_follows();
         if let Some(refused) = self.before_follow_sensitive(cmd) {
             return self.usage_error(refused);
         }
         let outcome = self.exec_now(cmd);
         self.drain_reports();
+        self.drain_servers();
         self.drain_follows();
         outcome
     }
@@ -293,7 +305,7 @@ impl Lab {
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
             Command::RecvLoop(spec) => self.recv_loop(spec),
             Command::Poll(spec) => self.poll(spec),
-            Command::Close { sock } => match self.close_service(sock) {
+            Command::Close { sock } => match self.close_service(sock).or_else(|| self.close_server(sock)) {
                 Some(outcome) => Ok(outcome),
                 None => self.close(sock),
             },
@@ -307,6 +319,8 @@ impl Lab {
             Command::Unix(u) => self.unix(u),
             Command::Follow { sock } => self.follow(sock),
             Command::Unfollow { sock } => self.unfollow(sock),
+            Command::Serve(spec) => self.serve(spec),
+            Command::Procs { server } => self.procs(server),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }
@@ -352,6 +366,7 @@ impl Lab {
         self.follows.clear();
         self.drain_follows();
         self.stop_services();
+        self.stop_servers();
         self.entries.clear();
         self.unix_files.clean();
     }
