@@ -7,6 +7,7 @@
 
 mod backlog;
 mod byteorder;
+mod chat;
 mod close;
 mod echo;
 mod eof;
@@ -123,6 +124,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "the listen backlog: handshakes done before accept(), a full queue stalls (not refuses), somaxconn",
         lesson: "backlog",
         run: backlog::run,
+    },
+    DemoInfo {
+        name: "chat",
+        title: "a chat room: nickname first, lines to every other member, join/leave, clients vanishing mid-line",
+        lesson: "chat",
+        run: chat::run,
     },
     DemoInfo {
         name: "unix",
