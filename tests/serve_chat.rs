@@ -171,6 +171,33 @@ fn fifty_clients_each_see_every_other_line() {
 }
 
 #[test]
+fn a_member_that_never_reads_stalls_no_one() {
+    for model in MODELS {
+        let server = start(&["chat", "--model", model]);
+        // ann joins and then never reads again.
+        let (_ann, _) = Client::join(server.addr, "ann");
+        let (mut bob, _) = Client::join(server.addr, "bob");
+        let (mut cy, _) = Client::join(server.addr, "cy");
+        // Far more than ann's socket buffers and her 1 MiB mailbox hold.
+        let (lines, text) = (1500, "x".repeat(4000));
+        let writer = std::thread::spawn(move || {
+            for _ in 0..lines {
+                bob.send(&text);
+            }
+            bob.send("done");
+            bob
+        });
+        for i in 0..lines {
+            assert_eq!(cy.line().len(), "bob: ".len() + 4000, "{model}: line {i} reached cy");
+        }
+        cy.expect("bob: done");
+        let _bob = writer.join().unwrap_or_else(|_| panic!("{model}: bob's writes never finished"));
+        let log = stop(server);
+        assert!(log.iter().any(|l| l.contains("ann is not reading")), "{model}: {log:?}");
+    }
+}
+
+#[test]
 fn iterative_model_is_a_room_of_one_at_a_time() {
     let server = start(&["chat", "--model", "iterative"]);
     let (mut ann, _) = Client::join(server.addr, "ann");
