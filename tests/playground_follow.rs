@@ -79,6 +79,9 @@ fn follow_wants_a_connected_stream_socket() {
     assert!(run(&mut lab, "follow u").usage_error.is_some());
     assert!(run(&mut lab, "follow nothing").usage_error.is_some());
     assert!(run(&mut lab, "wait srv heard x").usage_error.is_some(), "not followed");
+    for bad in ["follow", "follow a b", "unfollow", "follow srv as x", "wait srv heard"] {
+        assert!(run(&mut lab, bad).usage_error.is_some(), "{bad}");
+    }
     ok(&mut lab, "socketpair as a b");
     ok(&mut lab, "follow a");
     ok(&mut lab, "send b \"over unix\"");

@@ -178,7 +178,9 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
-        assert_eq!(h.candidates(&["wait", "srv"]), vec!["readable", "state", "queued", "log"]);
+        assert_eq!(h.candidates(&["wait", "srv"]), vec!["readable", "state", "queued", "log", "heard"]);
+        assert_eq!(h.candidates(&["follow"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["unfollow"]), vec!["srv", "cli"]);
         assert!(h.candidates(&["serve"]).contains(&"chat".to_string()));
         assert!(h.candidates(&["serve", "echo", "--model"]).contains(&"epoll".to_string()));
         assert!(h.candidates(&["serve", "echo"]).contains(&"--no-reap".to_string()));
