@@ -12,6 +12,7 @@ pub mod errno;
 mod exec_conn;
 mod exec_follow;
 mod exec_framing;
+mod exec_hmac;
 mod exec_info;
 mod exec_io;
 mod exec_opt;
@@ -156,6 +157,8 @@ pub struct Lab {
     follows: exec_follow::Follows,
     /// Reference servers started with `serve`: child processes.
     servers: Vec<exec_serve::NamedServer>,
+    /// The last answer `hmac` sent, for `hmac SOCK --replay`.
+    hmac_sent: Option<exec_hmac::Captured>,
     /// The seed demos use for their relays (`netlab demo NAME --seed N`).
     seed: u64,
     sink: Box<dyn Sink>,
@@ -184,6 +187,7 @@ impl Lab {
             reporter,
             follows: Default::default(),
             servers: Vec::new(),
+            hmac_sent: None,
             seed: DEFAULT_SEED,
             sink,
             verdicts: 0,
@@ -321,6 +325,7 @@ impl Lab {
             Command::Unfollow { sock } => self.unfollow(sock),
             Command::Serve(spec) => self.serve(spec),
             Command::Procs { server } => self.procs(server),
+            Command::Hmac(spec) => self.hmac(spec),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }

@@ -13,6 +13,8 @@ use super::handler::{Ctx, Handler};
 #[derive(Clone)]
 pub struct Protocol {
     proto: Proto,
+    /// auth's key, digest and timeout, checked once by `new`.
+    auth: Option<super::auth::AuthSettings>,
     #[allow(dead_code)] // read by the handlers that need settings beyond the proto
     config: Arc<Config>,
     /// chat: the one room every connection joins.
@@ -24,13 +26,14 @@ impl Protocol {
     pub fn new(config: &Config) -> Result<Self, String> {
         let proto = config.proto;
         match proto {
-            Proto::Echo | Proto::Upper | Proto::Chat => {}
+            Proto::Echo | Proto::Upper | Proto::Time | Proto::Auth | Proto::Chat => {}
             other => return Err(format!("{}: not built yet", other.name())),
         }
         if config.is_udp() && proto != Proto::Upper && proto != Proto::Time {
             return Err(format!("{} is a TCP protocol; --udp works with upper and time", proto.name()));
         }
-        Ok(Protocol { proto, config: Arc::new(config.clone()), room: Arc::default() })
+        let auth = if proto == Proto::Auth { Some(super::auth::AuthSettings::from_config(config)?) } else { None };
+        Ok(Protocol { proto, auth, config: Arc::new(config.clone()), room: Arc::default() })
     }
 
     pub fn proto(&self) -> Proto {
@@ -42,9 +45,11 @@ impl Protocol {
         match self.proto {
             Proto::Echo => Box::new(super::echo::Echo),
             Proto::Upper => Box::new(super::upper::Upper),
+            Proto::Auth => super::auth::Auth::boxed(ctx, self.auth.as_ref()),
             Proto::Chat => Box::new(super::chat::Chat::new(Arc::clone(&self.room), ctx)),
-            // Refused by `new` until they are built.
-            Proto::Time | Proto::Framed | Proto::Cmd | Proto::Auth | Proto::File => Box::new(super::echo::Echo),
+            // Time is served by the UDP loop, never per connection; the
+            // rest are refused by `new` until they are built.
+            Proto::Time | Proto::Framed | Proto::Cmd | Proto::File => Box::new(super::echo::Echo),
         }
     }
 }
