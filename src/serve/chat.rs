@@ -26,7 +26,8 @@
 //! * The others are told `* ann joined` and `* ann left`. A member leaves
 //!   with `quit` (answered `* bye`), EOF, a reset, or anything else that
 //!   ends the connection: leaving happens when the handler is dropped, so
-//!   every driver's teardown announces it.
+//!   every driver's teardown announces it. Lines the others said before
+//!   the `quit` or EOF arrived are still sent, ahead of `* bye`.
 //! * A client that dies mid-line (bytes, then EOF or RST) disturbs no one:
 //!   its unfinished line is dropped, never sent.
 //! * Lines from the server itself start with `* `; a nickname cannot
@@ -76,6 +77,7 @@ impl Chat {
             return Flow::Continue;
         };
         if text.trim() == "quit" {
+            self.flush_mail(out);
             out.extend_from_slice(b"* bye\n");
             self.leave("quit");
             return Flow::Close;
@@ -112,6 +114,15 @@ impl Chat {
                 self.member = Some((id, nick.to_string()));
             }
             Err(why) => out.extend_from_slice(format!("* {why}; send another nickname\n").as_bytes()),
+        }
+    }
+
+    /// Lines the others said before this connection ends go out with its
+    /// last words: a driver that sees input and mail together serves the
+    /// input first, and after a close there is no next turn for the mail.
+    fn flush_mail(&self, out: &mut Vec<u8>) {
+        if let Some(m) = &self.mailbox {
+            out.extend_from_slice(&m.take());
         }
     }
 
@@ -163,7 +174,9 @@ impl Handler for Chat {
         }
     }
 
-    fn on_eof(&mut self, _out: &mut Vec<u8>) -> Flow {
+    fn on_eof(&mut self, out: &mut Vec<u8>) -> Flow {
+        // Half-closed clients may still be reading.
+        self.flush_mail(out);
         if self.lines.finish().is_err() {
             let why = format!("EOF after {} bytes of an unfinished line: dropped, not sent", self.lines.buffered());
             self.ctx.note("recv", CallResult::Failed { why });
@@ -285,8 +298,10 @@ mod tests {
         let mut ann = joined(&room, "ann");
         let bob = joined(&room, "bob");
         let mut out = Vec::new();
+        let bob_says = bob.room.say(bob.member.as_ref().unwrap().0, "wait!");
+        assert_eq!(bob_says, 1);
         assert_eq!(ann.on_bytes(b" quit \nnever sent\n", &mut out), Flow::Close);
-        assert_eq!(out, b"* bye\n");
+        assert_eq!(out, b"* bob joined\nbob: wait!\n* bye\n", "what was said before the quit still goes out");
         drop(ann);
         assert_eq!(mail(&bob), "* ann left\n");
     }
