@@ -8,6 +8,7 @@
 mod auth;
 mod backlog;
 mod byteorder;
+mod chat;
 mod close;
 mod cmd;
 mod echo;
@@ -144,6 +145,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "file transfer: framed put/get with size + sha256; \"sleep\" and \"##\" broken; ../ refused",
         lesson: "file-transfer",
         run: file::run,
+    },
+    DemoInfo {
+        name: "chat",
+        title: "a chat room: nickname first, lines to every other member, join/leave, clients vanishing mid-line",
+        lesson: "chat",
+        run: chat::run,
     },
     DemoInfo {
         name: "unix",

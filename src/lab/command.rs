@@ -36,6 +36,8 @@ pub enum WaitFor {
     State(TcpState),
     /// A TCP listener's accept queue holds at least this many connections.
     Queued(u32),
+    /// The socket's receive thread (`follow`) has read this text.
+    Heard(String),
     /// A server started with `serve` logged a line containing this text
     /// (after the line the previous such wait found).
     Log(String),
@@ -143,6 +145,13 @@ pub enum Command {
         name: Option<String>,
     },
     Unix(UnixCommand),
+    /// A receive thread reads the socket and shows what arrives.
+    Follow {
+        sock: String,
+    },
+    Unfollow {
+        sock: String,
+    },
     /// A reference server as a child process (`netlab serve`).
     Serve(ServeSpec),
     /// The server's process and its children, from /proc.
@@ -208,6 +217,11 @@ impl Command {
             "recvloop" => RecvLoop::parse(rest).map(Command::RecvLoop),
             "poll" => PollSpec::parse(rest).map(Command::Poll),
             "wait" => parse_wait(rest),
+            "follow" | "unfollow" => {
+                let a = Args::parse(rest, &[], &[])?;
+                let sock = one_sock(&a.positional, &format!("{first} SOCK"))?;
+                Ok(if first == "follow" { Command::Follow { sock } } else { Command::Unfollow { sock } })
+            }
             "close" => {
                 let a = Args::parse(rest, &[], &[])?;
                 Ok(Command::Close { sock: one_sock(&a.positional, "close SOCK")? })
@@ -311,7 +325,9 @@ impl Command {
             | Command::Close { sock }
             | Command::Shutdown { sock, .. }
             | Command::Opt { sock, .. }
-            | Command::Addr { sock } => Some(sock),
+            | Command::Addr { sock }
+            | Command::Follow { sock }
+            | Command::Unfollow { sock } => Some(sock),
             Command::RecvLoop(r) => Some(&r.sock),
             Command::SendFrame(f) => Some(&f.sock),
             Command::Poll(p) => p.socks.first().map(String::as_str),
@@ -427,9 +443,9 @@ fn parse_recv_frame(cmd: &str, a: &Args, kind: &str) -> Result<Command, String> 
 
 fn parse_wait(rest: &[String]) -> Result<Command, String> {
     let a = Args::parse(rest, TIMEOUT, &[])?;
-    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)  or  wait LISTENER queued N  or  wait SERVER log TEXT";
+    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)  or  wait LISTENER queued N  or  wait SERVER log TEXT  or  wait SOCK heard TEXT";
     if let [sock, what, text @ ..] = a.positional.as_slice()
-        && what == "log"
+        && (what == "log" || what == "heard")
         && !text.is_empty()
     {
         tokens::check_name(sock)?;
@@ -437,11 +453,12 @@ fn parse_wait(rest: &[String]) -> Result<Command, String> {
         let quoted = text.first().is_some_and(|w| w.starts_with(['"', '\'']));
         let text = if quoted {
             let bytes = Payload::parse(text)?.bytes()?;
-            String::from_utf8(bytes).map_err(|_| "wait … log wants text, not bytes".to_string())?
+            String::from_utf8(bytes).map_err(|_| format!("wait … {what} wants text, not bytes"))?
         } else {
             text.join(" ")
         };
-        return Ok(Command::Wait { sock: sock.clone(), until: WaitFor::Log(text), timeout: timeout(&a)? });
+        let until = if what == "log" { WaitFor::Log(text) } else { WaitFor::Heard(text) };
+        return Ok(Command::Wait { sock: sock.clone(), until, timeout: timeout(&a)? });
     }
     let [sock, what, arg] = a.positional.as_slice() else { return Err(usage.into()) };
     tokens::check_name(sock)?;

@@ -97,8 +97,18 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "wait",
-        usage: "wait SOCK readable N | wait SOCK state STATE | wait LISTENER queued N | wait SERVER log TEXT [--timeout MS]",
-        about: "wait until N bytes are queued, the kernel shows a TCP state, or N connections wait for accept()",
+        usage: "wait SOCK readable N | wait SOCK state STATE | wait LISTENER queued N | wait SERVER log TEXT | wait SOCK heard TEXT [--timeout MS]",
+        about: "wait until N bytes are queued, the kernel shows a TCP state, N connections wait for accept(), a server logs TEXT, or a followed socket's thread reads TEXT",
+    },
+    CommandHelp {
+        name: "follow",
+        usage: "follow SOCK",
+        about: "a receive thread reads SOCK whenever it is readable (like a chat client's); what it reads shows after each command",
+    },
+    CommandHelp {
+        name: "unfollow",
+        usage: "unfollow SOCK",
+        about: "stop and join SOCK's receive thread; recv works again",
     },
     CommandHelp {
         name: "close",

@@ -10,6 +10,7 @@ pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
 mod exec_conn;
+mod exec_follow;
 mod exec_framing;
 mod exec_hmac;
 mod exec_info;
@@ -27,6 +28,7 @@ mod exec_unix;
 mod exec_unix_files;
 mod exec_unix_io;
 mod exec_wait;
+pub mod follow;
 mod names;
 mod outcome;
 pub mod payload;
@@ -152,6 +154,8 @@ pub struct Lab {
     /// Their reports, drained into `sink` around every command.
     reports: Receiver<service::Report>,
     reporter: Sender<service::Report>,
+    /// Receive threads started by `follow SOCK`, and their reports.
+    follows: exec_follow::Follows,
     /// Reference servers started with `serve`: child processes.
     servers: Vec<exec_serve::NamedServer>,
     /// The last answer `hmac` sent, for `hmac SOCK --replay`.
@@ -182,6 +186,7 @@ impl Lab {
             services,
             reports,
             reporter,
+            follows: Default::default(),
             servers: Vec::new(),
             hmac_sent: None,
             seed: DEFAULT_SEED,
@@ -213,8 +218,12 @@ impl Lab {
         // Its own socket-file directory too, so its names never meet the learner's.
         let files = std::mem::take(&mut self.unix_files);
         let saved_services = std::mem::take(&mut self.services);
+        let saved_follows = self.follows.take();
         let saved_servers = std::mem::take(&mut self.servers);
         let result = f(self);
+        self.follows.clear();
+        self.drain_follows();
+        self.follows = saved_follows;
         self.stop_services();
         self.stop_servers();
         self.entries = saved;
@@ -269,9 +278,14 @@ impl Lab {
     pub fn exec(&mut self, cmd: &Command) -> Outcome {
         self.drain_reports();
         self.drain_servers();
+        self.drain_follows();
+        if let Some(refused) = self.before_follow_sensitive(cmd) {
+            return self.usage_error(refused);
+        }
         let outcome = self.exec_now(cmd);
         self.drain_reports();
         self.drain_servers();
+        self.drain_follows();
         outcome
     }
 
@@ -309,6 +323,8 @@ impl Lab {
             Command::Addr { sock } => self.addr(sock),
             Command::BindUnprivileged { addr, name } => self.bind_unprivileged(addr, name.as_deref()),
             Command::Unix(u) => self.unix(u),
+            Command::Follow { sock } => self.follow(sock),
+            Command::Unfollow { sock } => self.unfollow(sock),
             Command::Serve(spec) => self.serve(spec),
             Command::Procs { server } => self.procs(server),
             Command::Hmac(spec) => self.hmac(spec),
@@ -354,6 +370,8 @@ impl Lab {
 
     /// Close every socket, stop every service, and forget every name.
     pub fn close_all(&mut self) {
+        self.follows.clear();
+        self.drain_follows();
         self.stop_services();
         self.stop_servers();
         self.entries.clear();

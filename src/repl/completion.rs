@@ -87,7 +87,7 @@ impl NetlabHelper {
             }
             [
                 "accept" | "send" | "sendto" | "recv" | "recvfrom" | "recvloop" | "wait" | "close" | "shutdown" | "opt"
-                | "addr",
+                | "addr" | "follow" | "unfollow",
             ] => socks(),
             // poll takes any number of sockets, then event words.
             ["poll", ..] => {
@@ -106,7 +106,7 @@ impl NetlabHelper {
             ["opt", _, "rcvtimeo" | "sndtimeo" | "linger"] => words(&["off"]),
             ["sysctl"] => words(&crate::lab::sysctl::names()),
             ["shutdown", _] => words(&["read", "write", "both"]),
-            ["wait", _] => words(&["readable", "state", "queued", "log"]),
+            ["wait", _] => words(&["readable", "state", "queued", "log", "heard"]),
             ["wait", _, "state"] => words(&STATES),
             ["recv", _, .., "--frame"] => words(&Framing::NAMES),
             ["sendall", .., "--reader"] => socks(),
@@ -183,7 +183,9 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
-        assert_eq!(h.candidates(&["wait", "srv"]), vec!["readable", "state", "queued", "log"]);
+        assert_eq!(h.candidates(&["wait", "srv"]), vec!["readable", "state", "queued", "log", "heard"]);
+        assert_eq!(h.candidates(&["follow"]), vec!["srv", "cli"]);
+        assert_eq!(h.candidates(&["unfollow"]), vec!["srv", "cli"]);
         assert!(h.candidates(&["serve"]).contains(&"chat".to_string()));
         assert!(h.candidates(&["serve", "echo", "--model"]).contains(&"epoll".to_string()));
         assert!(h.candidates(&["serve", "echo"]).contains(&"--no-reap".to_string()));

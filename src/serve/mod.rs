@@ -6,6 +6,8 @@
 //! handlers. The same echo server, several ways.
 
 pub mod auth;
+pub mod chat;
+pub mod chat_room;
 pub mod cmd;
 pub mod cmd_builtins;
 pub mod config;

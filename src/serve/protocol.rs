@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::chat_room::Room;
 use super::config::{Config, Proto};
 use super::file_root::FileRoot;
 use super::handler::{Ctx, Handler};
@@ -26,6 +27,8 @@ enum Shared {
     Auth(super::auth::AuthSettings),
     /// file: the served directory; a fresh one is removed when the last clone goes.
     File(Arc<FileRoot>),
+    /// chat: the one room every connection joins.
+    Chat(Arc<Room>),
 }
 
 impl Protocol {
@@ -39,7 +42,7 @@ impl Protocol {
             Proto::Echo | Proto::Upper | Proto::Time | Proto::Framed | Proto::Cmd => Shared::Nothing,
             Proto::Auth => Shared::Auth(super::auth::AuthSettings::from_config(config)?),
             Proto::File => Shared::File(Arc::new(FileRoot::open(config.root.as_deref())?)),
-            other => return Err(format!("{}: not built yet", other.name())),
+            Proto::Chat => Shared::Chat(Arc::default()),
         };
         Ok(Protocol { proto, config: Arc::new(config.clone()), shared })
     }
@@ -67,14 +70,15 @@ impl Protocol {
     pub fn handler(&self, ctx: Ctx) -> Box<dyn Handler> {
         match (self.proto, &self.shared) {
             (Proto::Auth, Shared::Auth(settings)) => Box::new(super::auth::Auth::new(ctx, settings.clone())),
+            (Proto::Chat, Shared::Chat(room)) => Box::new(super::chat::Chat::new(Arc::clone(room), ctx)),
             (Proto::File, Shared::File(root)) => {
                 Box::new(super::file::FileServer::new(root.clone(), self.order(), ctx))
             }
             (Proto::Upper, _) => Box::new(super::upper::Upper),
             (Proto::Framed, _) => Box::new(super::framed::Framed::new(ctx, self.order())),
             (Proto::Cmd, _) => Box::new(super::cmd::Cmd::new(ctx, self.order())),
-            // Time is served by the UDP loop, never per connection; the
-            // rest are refused by `new` until they are built.
+            // Time is served by the UDP loop, never per connection; auth,
+            // file and chat always have their shared state (see `new`).
             (Proto::Echo | Proto::Time | Proto::Auth | Proto::File | Proto::Chat, _) => Box::new(super::echo::Echo),
         }
     }
