@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::config::{Config, Proto};
+use super::config::{Config, Model, Proto};
 use super::handler::{Ctx, Handler};
 
 /// Everything the handlers of one server share: its settings, and state
@@ -20,6 +20,9 @@ impl Protocol {
     /// Check the settings this protocol needs, and that the model can run it.
     pub fn new(config: &Config) -> Result<Self, String> {
         let proto = config.proto;
+        if proto == Proto::Chat && config.model == Model::Fork {
+            return Err("chat needs one room shared by every client; with --model fork each client lives in its own process (try --model thread or --model epoll)".into());
+        }
         match proto {
             Proto::Echo | Proto::Upper => {}
             other => return Err(format!("{}: not built yet", other.name())),
