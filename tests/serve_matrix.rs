@@ -13,7 +13,7 @@ use common::server::{connect, start, stop};
 /// A client that speaks one protocol and checks the answers.
 type Script = fn(SocketAddr) -> Result<(), String>;
 
-const MODELS: &[&str] = &["iterative", "thread"];
+const MODELS: &[&str] = &["iterative", "thread", "fork", "pool", "select", "poll", "epoll"];
 
 fn expect_reply(addr: SocketAddr, send: &[u8], want: &[u8]) -> Result<(), String> {
     let mut s = connect(addr);
