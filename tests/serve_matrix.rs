@@ -34,8 +34,25 @@ fn upper(addr: SocketAddr) -> Result<(), String> {
     expect_reply(addr, b"hello, models\n", b"HELLO, MODELS\n")
 }
 
+/// Read the 32-byte challenge, answer HMAC-SHA256(key, challenge) with a
+/// message in the same write, and get the message echoed.
+fn auth(addr: SocketAddr) -> Result<(), String> {
+    use hmac::Mac;
+    let mut s = connect(addr);
+    let mut challenge = [0u8; 32];
+    s.read_exact(&mut challenge).map_err(|e| format!("reading the challenge: {e}"))?;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"k").map_err(|e| e.to_string())?;
+    mac.update(&challenge);
+    let answer = [mac.finalize().into_bytes().as_slice(), b"after auth"].concat();
+    s.write_all(&answer).map_err(|e| e.to_string())?;
+    let mut got = [0u8; 10];
+    s.read_exact(&mut got).map_err(|e| format!("reading the echo: {e}"))?;
+    if &got == b"after auth" { Ok(()) } else { Err(format!("got {got:?} after auth")) }
+}
+
 /// `(protocol, extra serve flags, script)`.
-const PROTOCOLS: &[(&str, &[&str], Script)] = &[("echo", &[], echo), ("upper", &[], upper)];
+const PROTOCOLS: &[(&str, &[&str], Script)] =
+    &[("echo", &[], echo), ("upper", &[], upper), ("auth", &["--key", "k"], auth)];
 
 #[test]
 fn every_protocol_answers_under_every_model() {

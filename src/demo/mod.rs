@@ -5,6 +5,7 @@
 //! happened. Timing is controlled by waiting for readiness (FIONREAD,
 //! kernel state), never by sleeping and hoping.
 
+mod auth;
 mod backlog;
 mod byteorder;
 mod close;
@@ -123,6 +124,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "the listen backlog: handshakes done before accept(), a full queue stalls (not refuses), somaxconn",
         lesson: "backlog",
         run: backlog::run,
+    },
+    DemoInfo {
+        name: "auth",
+        title: "challenge–response with HMAC: the right key accepted, a replayed answer and a wrong key refused",
+        lesson: "auth-hmac",
+        run: auth::run,
     },
     DemoInfo {
         name: "unix",

@@ -10,6 +10,7 @@ use super::addr::AddrSpec;
 pub use super::command_help::{COMMANDS, CommandHelp, PAYLOAD_HELP, command_words, unknown_command};
 pub use super::command_serve::ServeSpec;
 use super::command_unix::{self, UnixCommand};
+pub use super::exec_hmac::{HmacAnswer, HmacSpec};
 pub use super::exec_opt::SockOpt;
 pub use super::exec_poll::{PollEvents, PollSpec};
 pub use super::exec_recv_loop::RecvLoop;
@@ -146,6 +147,8 @@ pub enum Command {
     Procs {
         server: String,
     },
+    /// Answer an auth server's challenge with HMAC(key, challenge).
+    Hmac(HmacSpec),
 }
 
 const TIMEOUT: &[&str] = &["timeout"];
@@ -230,6 +233,7 @@ impl Command {
             }
             "serve" => super::command_serve::parse_serve(rest),
             "procs" => super::command_serve::parse_procs(rest),
+            "hmac" => super::exec_hmac::parse(rest),
             "unix" => command_unix::parse_unix(rest).map(Command::Unix),
             "socketpair" => command_unix::parse_socketpair(rest).map(Command::Unix),
             "addr" => {
@@ -310,6 +314,7 @@ impl Command {
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
             Command::Serve(spec) => spec.name.as_deref(),
             Command::Procs { server } => Some(server),
+            Command::Hmac(spec) => Some(&spec.sock),
             Command::Unix(u) => u.subject(),
         }
     }

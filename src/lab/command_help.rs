@@ -36,6 +36,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "start a reference server (netlab serve) as a child process on 127.0.0.1:0; its log shows as it goes; close NAME stops it",
     },
     CommandHelp {
+        name: "hmac",
+        usage: "hmac SOCK KEY [--digest sha256|md5] [--timeout MS] | hmac SOCK --replay",
+        about: "answer an auth server: recv its 32-byte challenge, send HMAC(KEY, challenge); --replay resends the last answer",
+    },
+    CommandHelp {
         name: "procs",
         usage: "procs SERVER",
         about: "the server's process and its children from /proc: state (Z = zombie) and threads",

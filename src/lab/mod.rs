@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod errno;
 mod exec_conn;
 mod exec_framing;
+mod exec_hmac;
 mod exec_info;
 mod exec_io;
 mod exec_opt;
@@ -152,6 +153,8 @@ pub struct Lab {
     reporter: Sender<service::Report>,
     /// Reference servers started with `serve`: child processes.
     servers: Vec<exec_serve::NamedServer>,
+    /// The last answer `hmac` sent, for `hmac SOCK --replay`.
+    hmac_sent: Option<exec_hmac::Captured>,
     /// The seed demos use for their relays (`netlab demo NAME --seed N`).
     seed: u64,
     sink: Box<dyn Sink>,
@@ -179,6 +182,7 @@ impl Lab {
             reports,
             reporter,
             servers: Vec::new(),
+            hmac_sent: None,
             seed: DEFAULT_SEED,
             sink,
             verdicts: 0,
@@ -305,6 +309,7 @@ impl Lab {
             Command::Unix(u) => self.unix(u),
             Command::Serve(spec) => self.serve(spec),
             Command::Procs { server } => self.procs(server),
+            Command::Hmac(spec) => self.hmac(spec),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }

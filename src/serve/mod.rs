@@ -5,6 +5,7 @@
 //! concurrency model is a small module that accepts connections and drives
 //! handlers. The same echo server, several ways.
 
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod echo;
@@ -20,9 +21,10 @@ pub mod model_pool;
 pub mod model_select;
 pub mod model_thread;
 pub mod protocol;
+pub mod udp;
 pub mod upper;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,10 +115,16 @@ pub fn check_loopback(addr: SocketAddr) -> Result<(), String> {
 /// A server bound and ready, not yet serving: its address is known, so a
 /// demo can start clients before [`Bound::serve`] runs on its own thread.
 pub struct Bound {
-    listener: TcpListener,
+    listener: Listener,
     local: SocketAddr,
     protocol: Protocol,
     config: Config,
+}
+
+/// A TCP listener, or the one UDP socket of `upper --udp` and `time`.
+pub enum Listener {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
 }
 
 /// Check the config and bind the listener.
@@ -127,14 +135,16 @@ pub fn bind(config: &Config) -> Result<Bound, String> {
         model_pool::check(config.workers)?;
     }
     if config.is_udp() {
-        return Err(format!("{} over UDP: not built yet", config.proto.name()));
+        let socket = udp::bind(config.addr)?;
+        let local = socket.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+        return Ok(Bound { listener: Listener::Udp(socket), local, protocol, config: config.clone() });
     }
     let listener = TcpListener::bind(config.addr).map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     // Non-blocking so a connection that vanishes between poll and accept
     // gives EAGAIN rather than a hang.
     listener.set_nonblocking(true).map_err(|e| format!("cannot make the listener non-blocking: {e}"))?;
     let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
-    Ok(Bound { listener, local, protocol, config: config.clone() })
+    Ok(Bound { listener: Listener::Tcp(listener), local, protocol, config: config.clone() })
 }
 
 impl Bound {
@@ -142,10 +152,15 @@ impl Bound {
         self.local
     }
 
-    /// Serve until `stop`; returns how many connections were accepted,
-    /// after every one is closed and every thread joined.
+    /// Serve until `stop`; returns how many connections were accepted
+    /// (datagrams answered, for UDP), after every one is closed and every
+    /// thread joined.
     pub fn serve(self, log: &Log, stop: &Stop) -> usize {
         let Bound { listener, local, protocol, config } = self;
+        let listener = match listener {
+            Listener::Tcp(l) => l,
+            Listener::Udp(socket) => return udp::serve(&socket, local, &config, log, stop),
+        };
         log.emit(&Event::notice(format!(
             "listening on {local} ({}, model {})",
             config.proto.name(),

@@ -12,6 +12,8 @@ use super::handler::{Ctx, Handler};
 #[derive(Clone)]
 pub struct Protocol {
     proto: Proto,
+    /// auth's key, digest and timeout, checked once by `new`.
+    auth: Option<super::auth::AuthSettings>,
     #[allow(dead_code)] // read by the handlers that need settings beyond the proto
     config: Arc<Config>,
 }
@@ -24,13 +26,14 @@ impl Protocol {
             return Err("chat needs one room shared by every client; with --model fork each client lives in its own process (try --model thread or --model epoll)".into());
         }
         match proto {
-            Proto::Echo | Proto::Upper => {}
+            Proto::Echo | Proto::Upper | Proto::Time | Proto::Auth => {}
             other => return Err(format!("{}: not built yet", other.name())),
         }
         if config.is_udp() && proto != Proto::Upper && proto != Proto::Time {
             return Err(format!("{} is a TCP protocol; --udp works with upper and time", proto.name()));
         }
-        Ok(Protocol { proto, config: Arc::new(config.clone()) })
+        let auth = if proto == Proto::Auth { Some(super::auth::AuthSettings::from_config(config)?) } else { None };
+        Ok(Protocol { proto, auth, config: Arc::new(config.clone()) })
     }
 
     pub fn proto(&self) -> Proto {
@@ -38,14 +41,14 @@ impl Protocol {
     }
 
     /// A fresh handler for one connection.
-    pub fn handler(&self, _ctx: Ctx) -> Box<dyn Handler> {
+    pub fn handler(&self, ctx: Ctx) -> Box<dyn Handler> {
         match self.proto {
             Proto::Echo => Box::new(super::echo::Echo),
             Proto::Upper => Box::new(super::upper::Upper),
-            // Refused by `new` until they are built.
-            Proto::Time | Proto::Framed | Proto::Cmd | Proto::Auth | Proto::File | Proto::Chat => {
-                Box::new(super::echo::Echo)
-            }
+            Proto::Auth => super::auth::Auth::boxed(ctx, self.auth.as_ref()),
+            // Time is served by the UDP loop, never per connection; the
+            // rest are refused by `new` until they are built.
+            Proto::Time | Proto::Framed | Proto::Cmd | Proto::File | Proto::Chat => Box::new(super::echo::Echo),
         }
     }
 }
