@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{Totals, closed};
+use super::conn::{Totals, closed, discard_unread};
 use super::handler::{Ctx, Flow, Handler};
 use super::mailbox::Mailbox;
 use crate::event::CallResult;
@@ -214,7 +214,8 @@ impl EventConn {
         if let Some(why) = &self.failed {
             self.ctx.note("recv/send", CallResult::Failed { why: why.clone() });
         }
-        let EventConn { stream, ctx, totals, .. } = self;
+        let EventConn { mut stream, ctx, totals, .. } = self;
+        discard_unread(&mut stream);
         drop(stream);
         closed(&ctx, totals, how);
     }
@@ -315,6 +316,28 @@ mod tests {
         // Reading resumes once the client takes its replies.
         let got = pump(&mut c, &mut client, sent);
         assert_eq!(got.len(), sent);
+    }
+
+    struct Bye;
+    impl Handler for Bye {
+        fn on_bytes(&mut self, _: &[u8], out: &mut Vec<u8>) -> Flow {
+            out.extend_from_slice(b"bye\n");
+            Flow::Close
+        }
+    }
+
+    #[test]
+    fn closing_with_unread_input_still_ends_with_fin_not_rst() {
+        let (mut client, server) = pair();
+        let mut c = conn(server, Box::new(Bye));
+        client.write_all(&[b'x'; 1000]).unwrap();
+        // Stop after one small read: the rest stays unread in the socket.
+        let mut buf = vec![0; 10];
+        assert_eq!(c.service(ALL, Instant::now(), &mut buf), Status::Done);
+        c.close("");
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).expect("a clean EOF, not a reset");
+        assert_eq!(got, b"bye\n");
     }
 
     struct Deadline(Instant, bool);
