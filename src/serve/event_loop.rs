@@ -78,6 +78,8 @@ struct Loop<'a, 's> {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     live: usize,
+    /// Slots whose handler has a deadline: none (echo, upper) skips both scans.
+    timed: usize,
     accepted: usize,
     /// Set after an accept failed (EMFILE…): the listener rests for a TICK.
     listener_rests_until: Option<Instant>,
@@ -90,8 +92,16 @@ pub fn serve(server: &Server, waiter: &mut dyn Waiter) -> usize {
         server.log.call("listener", "watch", CallResult::Failed { why: e.to_string() });
         return 0;
     }
-    let mut lp =
-        Loop { server, waiter, slots: Vec::new(), free: Vec::new(), live: 0, accepted: 0, listener_rests_until: None };
+    let mut lp = Loop {
+        server,
+        waiter,
+        slots: Vec::new(),
+        free: Vec::new(),
+        live: 0,
+        timed: 0,
+        accepted: 0,
+        listener_rests_until: None,
+    };
     let mut buf = vec![0u8; READ_BUF];
     let mut ready = Vec::new();
     let mut todo: Vec<(usize, Ready)> = Vec::new();
@@ -120,9 +130,11 @@ pub fn serve(server: &Server, waiter: &mut dyn Waiter) -> usize {
                 Token::Mail(k) => todo.push((k, Ready { mail: true, ..Ready::default() })),
             }
         }
-        for (k, slot) in lp.slots.iter().enumerate() {
-            if slot.as_ref().and_then(|s| s.deadline).is_some_and(|d| d <= now) {
-                todo.push((k, Ready::default()));
+        if lp.timed > 0 {
+            for (k, slot) in lp.slots.iter().enumerate() {
+                if slot.as_ref().and_then(|s| s.deadline).is_some_and(|d| d <= now) {
+                    todo.push((k, Ready::default()));
+                }
             }
         }
         for (k, r) in todo.drain(..) {
@@ -140,6 +152,9 @@ pub fn serve(server: &Server, waiter: &mut dyn Waiter) -> usize {
 impl Loop<'_, '_> {
     /// Wake at the nearest handler deadline, or after a TICK to notice a stop.
     fn timeout(&self, now: Instant) -> Duration {
+        if self.timed == 0 {
+            return TICK;
+        }
         let nearest = self.slots.iter().flatten().filter_map(|s| s.deadline).min();
         nearest.map_or(TICK, |d| d.saturating_duration_since(now).min(TICK))
     }
@@ -213,6 +228,7 @@ impl Loop<'_, '_> {
             return None;
         }
         let deadline = conn.deadline();
+        self.timed += usize::from(deadline.is_some());
         self.slots[k] = Some(Slot { conn, interest, deadline });
         self.live += 1;
         Some(k)
@@ -231,6 +247,7 @@ impl Loop<'_, '_> {
         let status = slot.conn.service(r, now, buf);
         if status == Status::Done {
             if let Some(slot) = self.slots[k].take() {
+                self.timed -= usize::from(slot.deadline.is_some());
                 self.unwatch(k, &slot.conn);
                 slot.conn.close("");
                 self.free.push(k);
@@ -238,7 +255,9 @@ impl Loop<'_, '_> {
             }
             return status;
         }
-        slot.deadline = slot.conn.deadline();
+        let deadline = slot.conn.deadline();
+        self.timed = self.timed + usize::from(deadline.is_some()) - usize::from(slot.deadline.is_some());
+        slot.deadline = deadline;
         let want = slot.conn.interest();
         if want != slot.interest {
             slot.interest = want;
