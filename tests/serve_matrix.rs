@@ -50,9 +50,29 @@ fn auth(addr: SocketAddr) -> Result<(), String> {
     if &got == b"after auth" { Ok(()) } else { Err(format!("got {got:?} after auth")) }
 }
 
+/// file: a put, then a get of the same bytes (the framing and the
+/// digest are checked in detail in serve_file.rs).
+fn file(addr: SocketAddr) -> Result<(), String> {
+    let frame = |json: &str, body: &[u8]| {
+        let mut f = (json.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(json.as_bytes());
+        f.extend_from_slice(body);
+        f
+    };
+    // sha256("hello")
+    let sha = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    let mut send = frame(&format!(r#"{{"cmd":"put","name":"m.txt","sha256":"{sha}","data_size":5}}"#), b"hello");
+    send.extend(frame(r#"{"cmd":"get","name":"m.txt","data_size":0}"#, b""));
+    let put = format!(r#"{{"data_size":0,"name":"m.txt","sha256":"{sha}","size":5,"status":"ok"}}"#);
+    let get = format!(r#"{{"data_size":5,"name":"m.txt","sha256":"{sha}","size":5,"status":"ok"}}"#);
+    let mut want = frame(&put, b"");
+    want.extend(frame(&get, b"hello"));
+    expect_reply(addr, &send, &want)
+}
+
 /// `(protocol, extra serve flags, script)`.
 const PROTOCOLS: &[(&str, &[&str], Script)] =
-    &[("echo", &[], echo), ("upper", &[], upper), ("auth", &["--key", "k"], auth)];
+    &[("echo", &[], echo), ("upper", &[], upper), ("auth", &["--key", "k"], auth), ("file", &[], file)];
 
 #[test]
 fn every_protocol_answers_under_every_model() {

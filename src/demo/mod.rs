@@ -12,6 +12,7 @@ mod close;
 mod echo;
 mod eof;
 mod errors;
+mod file;
 mod framing;
 mod handshake;
 mod nonblocking;
@@ -130,6 +131,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "challenge–response with HMAC: the right key accepted, a replayed answer and a wrong key refused",
         lesson: "auth-hmac",
         run: auth::run,
+    },
+    DemoInfo {
+        name: "file",
+        title: "file transfer: framed put/get with size + sha256; \"sleep\" and \"##\" broken; ../ refused",
+        lesson: "file-transfer",
+        run: file::run,
     },
     DemoInfo {
         name: "unix",

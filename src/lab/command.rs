@@ -14,6 +14,7 @@ pub use super::exec_hmac::{HmacAnswer, HmacSpec};
 pub use super::exec_opt::SockOpt;
 pub use super::exec_poll::{PollEvents, PollSpec};
 pub use super::exec_recv_loop::RecvLoop;
+pub use super::exec_sendframe::SendFrame;
 use super::payload::{IntFormat, Payload};
 pub use super::resolve::IpFamily;
 use super::service::faults::{Faults, Rate};
@@ -112,6 +113,7 @@ pub enum Command {
         timeout: Option<Duration>,
     },
     RecvLoop(RecvLoop),
+    SendFrame(SendFrame),
     Poll(PollSpec),
     Close {
         sock: String,
@@ -193,6 +195,7 @@ impl Command {
                 Ok(Command::Send { sock: sock.clone(), payload: Payload::parse(payload)?, timeout: timeout(&a)? })
             }
             "sendall" => super::exec_sendall::parse(rest),
+            "sendframe" => super::exec_sendframe::parse(rest),
             "sendto" => {
                 let [sock, target, payload @ ..] = rest else {
                     return Err("usage: sendto SOCK ADDR|NAME PAYLOAD, e.g. sendto a b \"hi\"".into());
@@ -310,6 +313,7 @@ impl Command {
             | Command::Opt { sock, .. }
             | Command::Addr { sock } => Some(sock),
             Command::RecvLoop(r) => Some(&r.sock),
+            Command::SendFrame(f) => Some(&f.sock),
             Command::Poll(p) => p.socks.first().map(String::as_str),
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
             Command::Serve(spec) => spec.name.as_deref(),

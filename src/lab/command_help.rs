@@ -61,6 +61,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "send() in a loop until all is queued, waiting for POLLOUT on EAGAIN; --reader: PEER starts reading once it blocks",
     },
     CommandHelp {
+        name: "sendframe",
+        usage: "sendframe SOCK HEADER [PAYLOAD…] [--sha256] [--le] [--timeout MS]",
+        about: "one [4-byte length][JSON header][body] message, sent whole; data_size (and with --sha256 the body's sha256) added to HEADER",
+    },
+    CommandHelp {
         name: "sendto",
         usage: "sendto SOCK ADDR|NAME PAYLOAD…",
         about: "one sendto(): exactly one datagram",

@@ -20,6 +20,7 @@ mod exec_recv_frame;
 mod exec_recv_loop;
 mod exec_send_while_reading;
 mod exec_sendall;
+mod exec_sendframe;
 mod exec_serve;
 mod exec_service;
 mod exec_unix;
@@ -294,6 +295,7 @@ impl Lab {
             Command::RecvFrame { sock, framing, timeout } => self.recv_frame(sock, *framing, *timeout),
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
             Command::RecvLoop(spec) => self.recv_loop(spec),
+            Command::SendFrame(spec) => self.send_frame(spec),
             Command::Poll(spec) => self.poll(spec),
             Command::Close { sock } => match self.close_service(sock).or_else(|| self.close_server(sock)) {
                 Some(outcome) => Ok(outcome),

@@ -99,7 +99,7 @@ impl NetlabHelper {
             ["resolve"] => words(&["localhost", "127.0.0.1", "::1"]),
             ["resolve", _] => words(&["--family"]),
             ["resolve", _, "--family"] => words(&["4", "6"]),
-            ["sendall"] => socks(),
+            ["sendall" | "sendframe"] => socks(),
             ["sendto", _] => socks(),
             ["opt", _] => words(&SockOpt::NAMES),
             ["opt", _, "reuseaddr" | "nodelay" | "nonblock"] => words(&["on", "off"]),

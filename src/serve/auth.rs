@@ -67,17 +67,6 @@ impl Auth {
     /// The handler for one connection; without settings (never, once
     /// `Protocol::new` checked them) it refuses everyone rather than echo
     /// for an unauthenticated client.
-    pub fn boxed(ctx: Ctx, settings: Option<&AuthSettings>) -> Box<dyn Handler> {
-        match settings {
-            Some(s) => Box::new(Auth::new(ctx, s.clone())),
-            None => {
-                let timeout = Duration::ZERO;
-                let settings = AuthSettings { key: Vec::new(), digest: Digest::Sha256, then: AfterAuth::Echo, timeout };
-                Box::new(Auth { ctx, settings, state: State::Closing })
-            }
-        }
-    }
-
     fn refuse(&mut self, why: String) -> Flow {
         self.ctx.note(&format!("auth failed: {why}"), CallResult::Failed { why: "closing the connection".into() });
         self.state = State::Closing;
@@ -341,16 +330,6 @@ mod tests {
         assert_ne!(c1, c2);
         assert_eq!(feed(&mut second, &captured, 32).1, Flow::Close);
         assert!(lines.all().contains("wrong MAC"));
-    }
-
-    #[test]
-    fn without_settings_everyone_is_refused() {
-        let mut a = Auth::boxed(crate::serve::handler::test_ctx(), None);
-        let mut out = Vec::new();
-        a.greet(&mut out);
-        assert!(out.is_empty() && a.deadline().is_some());
-        assert_eq!(a.on_bytes(b"anything", &mut out), Flow::Close);
-        assert!(out.is_empty());
     }
 
     #[test]

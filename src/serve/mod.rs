@@ -11,6 +11,8 @@ pub mod conn;
 pub mod echo;
 pub mod event_conn;
 pub mod event_loop;
+pub mod file;
+pub mod file_root;
 pub mod handler;
 pub mod mailbox;
 pub mod model_epoll;
@@ -166,6 +168,9 @@ impl Bound {
             config.proto.name(),
             config.model.name()
         )));
+        for note in protocol.notes() {
+            log.emit(&Event::notice(note));
+        }
         if stop.on_signals {
             log.emit(&Event::notice("Ctrl-C or SIGTERM stops the server"));
         }
