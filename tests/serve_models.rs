@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::server::{Server, connect, round_trip, start, stop};
+use common::server::{Server, connect, round_trip, start, stop, wait_log};
 use netlab::serve::Model;
 
 /// Every model, plus epoll edge-triggered: the flags after `--model`.
@@ -189,18 +189,6 @@ fn sigterm_with_clients_connected_exits_zero_and_leaves_no_child() {
     }
 }
 
-/// Read the server's log until `count` lines contain `needle`.
-fn wait_log(server: &Server, needle: &str, count: usize) -> Vec<String> {
-    let mut seen = Vec::new();
-    while seen.iter().filter(|l: &&String| l.contains(needle)).count() < count {
-        match server.lines.recv_timeout(common::server::TIMEOUT) {
-            Ok(line) => seen.push(line),
-            Err(e) => panic!("waiting for {count} × {needle:?}: {e}; log so far: {seen:?}"),
-        }
-    }
-    seen
-}
-
 #[test]
 fn fork_reaps_every_child_unless_told_not_to() {
     let server = start(&["echo", "--model", "fork"]);
@@ -290,40 +278,6 @@ fn pool_with_no_workers_is_refused_with_one_line() {
     assert!(err.contains("--workers 0") && err.trim().lines().count() == 1, "{err}");
 }
 
-/// Raise this process's descriptor limit to its hard limit (the server
-/// child inherits it); false if even that is too low for `need`.
-fn raise_nofile(need: u64) -> bool {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return false };
-    if hard < need {
-        return false;
-    }
-    soft >= need || setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok()
-}
-
-#[test]
-fn select_cannot_watch_descriptor_1024_and_keeps_serving_the_others() {
-    const CLIENTS: usize = 1100;
-    if !raise_nofile(CLIENTS as u64 + 200) {
-        eprintln!("notice: RLIMIT_NOFILE's hard limit is below {}: select's FD_SETSIZE wall not tested", CLIENTS + 200);
-        return;
-    }
-    let server = start(&["echo", "--model", "select", "--max-conns", "2000"]);
-    // Each client is one descriptor in the server, numbered from the
-    // lowest free one: well before 1100 clients, one is numbered 1024.
-    let mut clients: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(server.addr)).collect();
-    let log = wait_log(&server, "≥ FD_SETSIZE (1024): select() cannot watch it", 1);
-    assert!(log.iter().any(|l| l.contains("fd 1024 ≥ FD_SETSIZE")), "{log:?}");
-    // Descriptors below 1024 stay taken by the earlier clients, so the
-    // last one gets a number select cannot hold: accepted and closed.
-    let last = clients.len() - 1;
-    assert!(reads_eof(&mut clients[last]), "the client past the wall is closed");
-    exchange(&mut clients[0], b"first", b"first", "the first client still works");
-    exchange(&mut clients[900], b"900th", b"900th", "a client below the wall still works");
-    drop(clients);
-    stop(server);
-}
-
 /// The classic tutorial client: many sockets open at once, each sends a
 /// line, then each reads its reply — in Python, written from the spec.
 const PY_CLIENTS: &str = r#"
@@ -361,19 +315,6 @@ fn a_python_client_with_20_sockets_open_is_answered_by_every_concurrent_model() 
             .unwrap();
         let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success() && said.trim() == "ok", "{what}: {said}");
-        stop(server);
-    }
-}
-
-#[test]
-fn event_loops_echo_8_mib_past_their_output_cap() {
-    // More than the 1 MiB a connection may have unsent: reading pauses
-    // and resumes as the client catches up — with --edge, without a new
-    // "readable" edge to wake it.
-    let big: Vec<u8> = (0..8 << 20).map(|i| (i % 251) as u8).collect();
-    for variant in [&["epoll", "--edge"][..], &["epoll"], &["poll"], &["select"]] {
-        let server = start_with("echo", variant, &[]);
-        assert!(round_trip(server.addr, big.clone(), 1 << 20) == big, "{variant:?}");
         stop(server);
     }
 }
