@@ -278,6 +278,64 @@ impl Loop<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::mailbox::Mailbox;
+    use crate::serve::model_epoll::EpollWaiter;
+    use crate::serve::model_poll::PollWaiter;
+    use crate::serve::model_select::SelectWaiter;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    fn waited(w: &mut dyn Waiter) -> Vec<(Token, Ready)> {
+        let mut ready = Vec::new();
+        w.wait(Duration::from_millis(200), &mut ready).unwrap();
+        ready.sort_by_key(|r| r.0);
+        ready
+    }
+
+    /// The contract every waiter keeps, whatever system call it uses.
+    fn check(w: &mut dyn Waiter, edge: bool) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        let mailbox = Mailbox::new().unwrap();
+        let read = Interest { read: true, write: false };
+        w.add(Token::Conn(0), server.as_fd(), read).unwrap();
+        w.add(Token::Mail(0), mailbox.fd(), read).unwrap();
+        let only_read = Ready { read: true, write: false, mail: false };
+        if edge {
+            // Registered for both directions at once: the first edge says writable.
+            assert_eq!(waited(w), vec![(Token::Conn(0), Ready { read: false, write: true, mail: false })]);
+        }
+        client.write_all(b"x").unwrap();
+        assert!(mailbox.push(b"m"));
+        assert_eq!(
+            waited(w),
+            vec![
+                (Token::Conn(0), if edge { Ready { write: true, ..only_read } } else { only_read }),
+                (Token::Mail(0), only_read)
+            ]
+        );
+        mailbox.take();
+        if edge {
+            // Nothing new happened: no edge, although the byte is still unread.
+            assert_eq!(waited(w), vec![]);
+        } else {
+            w.modify(Token::Conn(0), server.as_fd(), Interest { read: false, write: true }).unwrap();
+            assert_eq!(waited(w), vec![(Token::Conn(0), Ready { read: false, write: true, mail: false })]);
+        }
+        w.remove(Token::Conn(0), server.as_fd());
+        w.remove(Token::Mail(0), mailbox.fd());
+        assert!(mailbox.push(b"m"));
+        assert_eq!(waited(w), vec![]);
+    }
+
+    #[test]
+    fn select_poll_and_epoll_report_the_same_readiness() {
+        check(&mut SelectWaiter::default(), false);
+        check(&mut PollWaiter::default(), false);
+        check(&mut EpollWaiter::new(false).unwrap(), false);
+        check(&mut EpollWaiter::new(true).unwrap(), true);
+    }
 
     #[test]
     fn tokens_survive_epoll_user_data() {
