@@ -60,7 +60,9 @@ impl Waiter for SelectWaiter {
         // SAFETY: the loop removes every descriptor from the waiter before
         // closing it, so each one here is open for the whole call.
         let borrow = |fd: RawFd| unsafe { BorrowedFd::borrow_raw(fd) };
+        let mut highest = -1;
         for &(fd, interest) in self.watched.values() {
+            highest = highest.max(fd);
             if interest.read {
                 reads.insert(borrow(fd));
             }
@@ -70,7 +72,8 @@ impl Waiter for SelectWaiter {
         }
         let micros = i64::try_from(timeout.as_micros()).unwrap_or(i64::MAX);
         let mut tv = TimeVal::microseconds(micros);
-        match select(None, &mut reads, &mut writes, None, &mut tv) {
+        // nfds: the kernel (and a tutorial's loop) scans every bit below it.
+        match select(highest + 1, &mut reads, &mut writes, None, &mut tv) {
             Ok(0) | Err(Errno::EINTR) => return Ok(()),
             Ok(_) => {}
             Err(e) => return Err(e.into()),
