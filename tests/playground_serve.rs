@@ -112,3 +112,20 @@ fn sockets_lists_a_server_and_its_name_resolves() {
     ok(&mut lab, "send c \"shout\"");
     assert_eq!(ok(&mut lab, "recv c").bytes.as_deref(), Some(&b"SHOUT"[..]));
 }
+
+#[test]
+fn a_frame_bigger_than_the_receive_buffer_is_read_whole() {
+    let (mut lab, _rec) = lab();
+    ok(&mut lab, "serve cmd as srv");
+    ok(&mut lab, "tcp connect srv as c");
+    // 1 MB of output never fits in the kernel's queue at once: the server
+    // stalls on a full window until the reader makes room.
+    ok(&mut lab, "send c \"big 1000000\\n\"");
+    let big = ok(&mut lab, "recv c --frame json --timeout 10000");
+    assert_eq!(big.bytes.map(|b| b.len()), Some(1_000_000));
+    // The next frame is still whole, its bytes were not eaten.
+    ok(&mut lab, "send c \"echo after\\n\"");
+    let next = ok(&mut lab, "recv c --frame json");
+    let text = String::from_utf8(next.bytes.unwrap_or_default()).unwrap();
+    assert_eq!(text.trim_end(), "after");
+}

@@ -70,9 +70,29 @@ fn file(addr: SocketAddr) -> Result<(), String> {
     expect_reply(addr, &send, &want)
 }
 
+/// `[4-byte big-endian length][JSON header][body]`, as the spec writes it.
+fn json_frame(header: &str, body: &[u8]) -> Vec<u8> {
+    [&(header.len() as u32).to_be_bytes()[..], header.as_bytes(), body].concat()
+}
+
+fn framed(addr: SocketAddr) -> Result<(), String> {
+    let msg = json_frame("{\"data_size\":5}", b"hello");
+    expect_reply(addr, &msg, &msg)
+}
+
+fn cmd(addr: SocketAddr) -> Result<(), String> {
+    expect_reply(addr, b"echo hi\n", &json_frame("{\"data_size\":3,\"status\":\"ok\"}", b"hi\n"))
+}
+
 /// `(protocol, extra serve flags, script)`.
-const PROTOCOLS: &[(&str, &[&str], Script)] =
-    &[("echo", &[], echo), ("upper", &[], upper), ("auth", &["--key", "k"], auth), ("file", &[], file)];
+const PROTOCOLS: &[(&str, &[&str], Script)] = &[
+    ("echo", &[], echo),
+    ("upper", &[], upper),
+    ("framed", &[], framed),
+    ("cmd", &[], cmd),
+    ("auth", &["--key", "k"], auth),
+    ("file", &[], file),
+];
 
 #[test]
 fn every_protocol_answers_under_every_model() {

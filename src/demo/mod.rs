@@ -9,6 +9,7 @@ mod auth;
 mod backlog;
 mod byteorder;
 mod close;
+mod cmd;
 mod echo;
 mod eof;
 mod errors;
@@ -131,6 +132,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "challenge–response with HMAC: the right key accepted, a replayed answer and a wrong key refused",
         lesson: "auth-hmac",
         run: auth::run,
+    },
+    DemoInfo {
+        name: "cmd",
+        title: "a remote-command server done safely: an allowlist, no shell, framed output, and the 100 ms rule",
+        lesson: "remote-command",
+        run: cmd::run,
     },
     DemoInfo {
         name: "file",

@@ -6,6 +6,13 @@
 //! `recv()` exactly that many bytes. If the frame is not complete yet,
 //! wait for more bytes and look again — the mini-redis `read_frame` loop,
 //! with the kernel's queue as the buffer.
+//!
+//! A frame bigger than the socket's receive buffer never fits in the
+//! kernel's queue: the sender stalls on a full window and the peek would
+//! wait forever. So once an incomplete frame has this many bytes queued,
+//! they are read out — safe, because while the codec says "incomplete"
+//! every queued byte belongs to the first frame — and the peeks go on
+//! from there.
 
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, AsRawFd};
@@ -19,6 +26,9 @@ use super::{Kind, Lab, Outcome, UnixKind};
 use crate::event::{CallResult, Direction, Event};
 use crate::proto::{Decode, FrameError, fixed, json_header, length_prefix, line};
 use crate::wire::queues;
+
+/// Read an incomplete frame's queued bytes out once there are this many.
+const TAKE_PARTIAL_AT: usize = 32 * 1024;
 
 /// Which framing `recv --frame` decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +148,8 @@ impl Lab {
         let deadline = Instant::now() + timeout;
         let call = format!("recv(--frame {})", framing.name());
         let mut announced = false;
+        // The start of a big frame, already read out of the kernel's queue.
+        let mut taken: Vec<u8> = Vec::new();
         loop {
             let s = self.open(name)?;
             let queued = queues::bytes_readable(s.sock.as_fd()).map_err(|e| e.to_string())?;
@@ -148,16 +160,30 @@ impl Lab {
                 Err(e) => return Ok(self.failed(name, call, &e.into())),
             };
             peeked.truncate(n);
-            match framing.first_frame(&peeked) {
-                Ok(Some(found)) => return self.take_frame(name, &call, found, n),
+            let seen = if taken.is_empty() { peeked } else { [taken.as_slice(), &peeked].concat() };
+            match framing.first_frame(&seen) {
+                Ok(Some(found)) => return self.take_frame(name, &call, found, taken.len(), seen.len()),
+                Ok(None) if n >= TAKE_PARTIAL_AT => {
+                    let mut part = vec![0u8; n];
+                    match recv_exactly(s.sock.as_raw_fd(), &mut part) {
+                        Ok(()) => taken.extend_from_slice(&part),
+                        Err(e) => return Ok(self.failed(name, call, &e.into())),
+                    }
+                    continue;
+                }
                 Ok(None) => {}
                 Err(e) => {
-                    let why =
-                        format!("{e} — nothing was consumed; a server would close this connection (and only this one)");
+                    let consumed = if taken.is_empty() {
+                        "nothing was consumed".to_string()
+                    } else {
+                        format!("{} bytes of it were read", taken.len())
+                    };
+                    let why = format!("{e} — {consumed}; a server would close this connection (and only this one)");
                     self.call(name, call, CallResult::Failed { why: why.clone() });
                     return Ok(Outcome::of(name, CallResult::Failed { why }));
                 }
             }
+            let n = seen.len();
             if super::exec_wait::read_side_done(s.sock.as_fd()) {
                 if n == 0 {
                     let detail = "0 bytes: EOF between frames — the peer closed cleanly, no more messages";
@@ -207,18 +233,19 @@ impl Lab {
     }
 
     /// Consume exactly the frame's bytes; the rest stay queued.
-    fn take_frame(&mut self, name: &str, call: &str, found: Found, queued: usize) -> Result<Outcome, String> {
+    /// `taken` of the frame's bytes were read out already; `queued` counts those too.
+    fn take_frame(
+        &mut self,
+        name: &str,
+        call: &str,
+        found: Found,
+        taken: usize,
+        queued: usize,
+    ) -> Result<Outcome, String> {
         let s = self.open(name)?;
-        let mut buf = vec![0u8; found.used];
-        let mut got = 0;
-        while got < found.used {
-            // The bytes are already queued (we just peeked them), so this
-            // never waits; a loop anyway, as recv may return less.
-            match nixsock::recv(s.sock.as_raw_fd(), &mut buf[got..], MsgFlags::MSG_DONTWAIT) {
-                Ok(0) | Err(Errno::EAGAIN) => return Err("the peeked bytes vanished from the queue".into()),
-                Ok(k) => got += k,
-                Err(e) => return Ok(self.failed(name, call, &e.into())),
-            }
+        let mut buf = vec![0u8; found.used - taken];
+        if let Err(e) = recv_exactly(s.sock.as_raw_fd(), &mut buf) {
+            return Ok(self.failed(name, call, &e.into()));
         }
         let len = found.message.len();
         let left = queued - found.used;
@@ -243,6 +270,21 @@ impl Lab {
             ..Outcome::default()
         })
     }
+}
+
+/// Read exactly `buf.len()` bytes that a peek has just seen queued: they
+/// are there, so this never waits (a loop, as recv may return less).
+fn recv_exactly(fd: std::os::fd::RawFd, buf: &mut [u8]) -> Result<(), Errno> {
+    let mut got = 0;
+    while got < buf.len() {
+        match nixsock::recv(fd, &mut buf[got..], MsgFlags::MSG_DONTWAIT) {
+            // Gone between the peek and the read: only another reader could do that.
+            Ok(0) | Err(Errno::EAGAIN) => return Err(Errno::EIO),
+            Ok(k) => got += k,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! handlers. The same echo server, several ways.
 
 pub mod auth;
+pub mod cmd;
+pub mod cmd_builtins;
 pub mod config;
 pub mod conn;
 pub mod echo;
@@ -13,6 +15,7 @@ pub mod event_conn;
 pub mod event_loop;
 pub mod file;
 pub mod file_root;
+pub mod framed;
 pub mod handler;
 pub mod mailbox;
 pub mod model_epoll;

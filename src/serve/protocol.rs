@@ -39,7 +39,7 @@ impl Protocol {
             return Err(format!("{} is a TCP protocol; --udp works with upper and time", proto.name()));
         }
         let shared = match proto {
-            Proto::Echo | Proto::Upper | Proto::Time => Shared::Nothing,
+            Proto::Echo | Proto::Upper | Proto::Time | Proto::Framed | Proto::Cmd => Shared::Nothing,
             Proto::Auth => Shared::Auth(super::auth::AuthSettings::from_config(config)?),
             Proto::File => Shared::File(Arc::new(FileRoot::open(config.root.as_deref())?)),
             other => return Err(format!("{}: not built yet", other.name())),
@@ -74,11 +74,11 @@ impl Protocol {
                 Box::new(super::file::FileServer::new(root.clone(), self.order(), ctx))
             }
             (Proto::Upper, _) => Box::new(super::upper::Upper),
+            (Proto::Framed, _) => Box::new(super::framed::Framed::new(ctx, self.order())),
+            (Proto::Cmd, _) => Box::new(super::cmd::Cmd::new(ctx, self.order())),
             // Time is served by the UDP loop, never per connection; the
             // rest are refused by `new` until they are built.
-            (Proto::Echo | Proto::Time | Proto::Framed | Proto::Cmd | Proto::Auth | Proto::File | Proto::Chat, _) => {
-                Box::new(super::echo::Echo)
-            }
+            (Proto::Echo | Proto::Time | Proto::Auth | Proto::File | Proto::Chat, _) => Box::new(super::echo::Echo),
         }
     }
 }
