@@ -302,19 +302,11 @@ print("ok")
 
 #[test]
 fn a_python_client_with_20_sockets_open_is_answered_by_every_concurrent_model() {
-    if std::process::Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("notice: python3 not found: the Python client test is skipped");
-        return;
-    }
     for variant in variants().into_iter().filter(|v| v[0] != "iterative") {
         let what = variant.join(" ");
         let server = start_with("upper", &variant, &["--workers", "32"]);
-        let out = std::process::Command::new("python3")
-            .args(["-c", PY_CLIENTS, &server.addr.port().to_string()])
-            .output()
-            .unwrap();
-        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success() && said.trim() == "ok", "{what}: {said}");
+        let Some(said) = common::python_client::run(PY_CLIENTS, &[server.addr.port().to_string()]) else { return };
+        assert_eq!(said.trim(), "ok", "{what}");
         stop(server);
     }
 }
