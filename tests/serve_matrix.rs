@@ -13,7 +13,7 @@ use common::server::{connect, start, stop};
 /// A client that speaks one protocol and checks the answers.
 type Script = fn(SocketAddr) -> Result<(), String>;
 
-const MODELS: &[&str] = &["iterative", "thread"];
+const MODELS: &[&str] = &["iterative", "thread", "fork", "pool", "select", "poll", "epoll"];
 
 fn expect_reply(addr: SocketAddr, send: &[u8], want: &[u8]) -> Result<(), String> {
     let mut s = connect(addr);
@@ -92,13 +92,44 @@ const PROTOCOLS: &[(&str, &[&str], Script)] = &[
     ("cmd", &[], cmd),
     ("auth", &["--key", "k"], auth),
     ("file", &[], file),
+    ("chat", &[], chat),
 ];
+
+/// chat: the greeting, a nickname sent in two writes, the welcome, and
+/// `quit` answered (serve_chat.rs checks broadcasts in detail).
+fn chat(addr: SocketAddr) -> Result<(), String> {
+    use std::io::BufRead;
+    let mut ann = connect(addr);
+    let mut ann_lines = std::io::BufReader::new(ann.try_clone().map_err(|e| e.to_string())?);
+    let mut line = String::new();
+    let read_line = |r: &mut std::io::BufReader<std::net::TcpStream>, line: &mut String| {
+        line.clear();
+        r.read_line(line).map_err(|e| format!("reading a line: {e}"))
+    };
+    read_line(&mut ann_lines, &mut line)?;
+    if !line.starts_with("* welcome to netlab chat") {
+        return Err(format!("greeting {line:?}"));
+    }
+    ann.write_all(b"an").and_then(|()| ann.write_all(b"n\n")).map_err(|e| e.to_string())?;
+    read_line(&mut ann_lines, &mut line)?;
+    if !line.starts_with("* welcome, ann") {
+        return Err(format!("welcome {line:?}"));
+    }
+    ann.write_all(b"quit\n").map_err(|e| e.to_string())?;
+    read_line(&mut ann_lines, &mut line)?;
+    if line != "* bye\n" { Err(format!("after quit {line:?}")) } else { Ok(()) }
+}
+
+/// Models that cannot run a protocol, and say so when asked to.
+fn refuses(proto: &str, model: &str) -> bool {
+    proto == "chat" && model == "fork"
+}
 
 #[test]
 fn every_protocol_answers_under_every_model() {
     let mut failures = Vec::new();
     for (proto, flags, script) in PROTOCOLS {
-        for model in MODELS {
+        for model in MODELS.iter().filter(|m| !refuses(proto, m)) {
             let mut args = vec![*proto, "--model", model];
             args.extend_from_slice(flags);
             let server = start(&args);

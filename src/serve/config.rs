@@ -34,11 +34,11 @@ pub enum Model {
     /// A thread per connection.
     #[default]
     Thread,
-    /// A child process per connection, reaped when it exits.
+    /// A child process per connection, reaped when it exits (--no-reap: left as zombies). Not for chat.
     Fork,
     /// A fixed set of worker threads (--workers) taking turns at clients.
     Pool,
-    /// One thread, select(2): at most FD_SETSIZE (1024) descriptors.
+    /// One thread, select(2): a client on descriptor 1024 (FD_SETSIZE) or above is closed.
     Select,
     /// One thread, poll(2).
     Poll,
@@ -141,7 +141,7 @@ pub struct Config {
     /// fork: do not reap children, so exited ones linger as zombies (to see them in ps).
     #[arg(long)]
     pub no_reap: bool,
-    /// epoll: edge-triggered (EPOLLET): read until EAGAIN on every wake-up.
+    /// epoll: edge-triggered (EPOLLET): each wake-up reports a change, so read and write until EAGAIN.
     #[arg(long)]
     pub edge: bool,
     /// Output format of the server's log.

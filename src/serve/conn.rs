@@ -36,8 +36,24 @@ pub fn serve_client(mut stream: TcpStream, ctx: &Ctx, handler: &mut dyn Handler,
             ""
         }
     };
+    discard_unread(&mut stream);
     drop(stream);
     closed(ctx, totals, how);
+}
+
+/// Closing a socket with unread input makes the kernel send RST instead
+/// of FIN, and the client may get "connection reset" instead of the last
+/// reply (a handler that closed mid-stream): discard what already arrived.
+pub fn discard_unread(stream: &mut TcpStream) {
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    for _ in 0..256 {
+        if !matches!(stream.read(&mut sink), Ok(n) if n > 0) {
+            break;
+        }
+    }
 }
 
 /// The last line about every connection, whatever the model.

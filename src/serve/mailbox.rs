@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
 /// Past this many undelivered bytes a mailbox refuses more: a client that
-/// never reads must not make the server buffer without limit.
+/// never reads must not make the server buffer without limit. Four times
+/// what an event loop reads from one client per turn (see event_conn), so
+/// a member who does read never loses a line to a fast talker.
 pub const MAILBOX_CAP: usize = 1 << 20;
 
 pub struct Mailbox {
@@ -46,6 +48,13 @@ impl Mailbox {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
         }
+    }
+
+    /// Reset the wake-up but leave the bytes: for a connection that has no
+    /// room for them yet (it would otherwise be woken again and again).
+    /// It must come back for them once it has room.
+    pub fn quiet(&self) {
+        let _ = self.wake.read();
     }
 
     /// Readable (POLLIN / EPOLLIN) while something is waiting.

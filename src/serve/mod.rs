@@ -13,12 +13,19 @@ pub mod cmd_builtins;
 pub mod config;
 pub mod conn;
 pub mod echo;
+pub mod event_conn;
+pub mod event_loop;
 pub mod file;
 pub mod file_root;
 pub mod framed;
 pub mod handler;
 pub mod mailbox;
+pub mod model_epoll;
+pub mod model_fork;
 pub mod model_iterative;
+pub mod model_poll;
+pub mod model_pool;
+pub mod model_select;
 pub mod model_thread;
 pub mod protocol;
 pub mod udp;
@@ -131,6 +138,9 @@ pub enum Listener {
 pub fn bind(config: &Config) -> Result<Bound, String> {
     check_loopback(config.addr)?;
     let protocol = Protocol::new(config)?;
+    if config.model == Model::Pool {
+        model_pool::check(config.workers)?;
+    }
     if config.is_udp() {
         let socket = udp::bind(config.addr)?;
         let local = socket.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
@@ -173,16 +183,24 @@ impl Bound {
         let accepted = match config.model {
             Model::Iterative => model_iterative::serve(&server),
             Model::Thread => model_thread::serve(&server),
-            Model::Fork | Model::Pool | Model::Select | Model::Poll | Model::Epoll => {
-                log.emit(&Event::error(format!("model {}: not built yet", config.model.name())));
-                0
-            }
+            Model::Fork => model_fork::serve(&server),
+            Model::Pool => model_pool::serve(&server),
+            Model::Select => model_select::serve(&server),
+            Model::Poll => model_poll::serve(&server),
+            Model::Epoll => model_epoll::serve(&server),
         };
         drop(listener);
         let plural = if accepted == 1 { "" } else { "s" };
         log.emit(&Event::notice(format!("shut down: {accepted} connection{plural} accepted, listener closed")));
         accepted
     }
+}
+
+/// What [`Server::next_or_tick`] saw.
+pub enum Next {
+    Client(std::net::TcpStream, SocketAddr),
+    Tick,
+    Stop,
 }
 
 /// What every model needs: the listener, how to make handlers, the
@@ -208,23 +226,38 @@ impl Server<'_> {
     /// Wait for the next connection; `None` once the server should stop.
     pub fn next_client(&self) -> Option<(std::net::TcpStream, SocketAddr)> {
         loop {
-            if self.stop.is_set() {
-                return None;
+            match self.next_or_tick() {
+                Next::Client(stream, peer) => return Some((stream, peer)),
+                Next::Tick => continue,
+                Next::Stop => return None,
             }
-            let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16)) {
-                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
-                Ok(_) => {}
-                Err(e) => {
-                    self.log.call("listener", "poll", CallResult::Failed { why: e.to_string() });
-                    return None;
-                }
+        }
+    }
+
+    /// Wait at most one TICK for a connection, so a model with chores
+    /// (reaping children) gets control back at least that often.
+    pub fn next_or_tick(&self) -> Next {
+        if self.stop.is_set() {
+            return Next::Stop;
+        }
+        let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => return Next::Tick,
+            Ok(_) => {}
+            Err(e) => {
+                self.log.call("listener", "poll", CallResult::Failed { why: e.to_string() });
+                return Next::Stop;
             }
-            match self.listener.accept() {
-                Ok(pair) => return Some(pair),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                // ECONNABORTED, EMFILE…: one failed accept is not the end of the server.
-                Err(e) => self.log.call("listener", "accept", CallResult::Failed { why: e.to_string() }),
+        }
+        match self.listener.accept() {
+            Ok((stream, peer)) => Next::Client(stream, peer),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Next::Tick,
+            // ECONNABORTED, EMFILE…: one failed accept is not the end of the server.
+            Err(e) => {
+                self.log.call("listener", "accept", CallResult::Failed { why: e.to_string() });
+                // EMFILE leaves the listener readable: back off instead of spinning.
+                std::thread::sleep(TICK);
+                Next::Tick
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::chat_room::Room;
-use super::config::{Config, Proto};
+use super::config::{Config, Model, Proto};
 use super::file_root::FileRoot;
 use super::handler::{Ctx, Handler};
 use crate::proto::json_header::LengthOrder;
@@ -35,6 +35,9 @@ impl Protocol {
     /// Check the settings this protocol needs, and that the model can run it.
     pub fn new(config: &Config) -> Result<Self, String> {
         let proto = config.proto;
+        if proto == Proto::Chat && config.model == Model::Fork {
+            return Err("chat needs one room shared by every client; with --model fork each client lives in its own process (try --model thread or --model epoll)".into());
+        }
         if config.is_udp() && proto != Proto::Upper && proto != Proto::Time {
             return Err(format!("{} is a TCP protocol; --udp works with upper and time", proto.name()));
         }

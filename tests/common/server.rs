@@ -112,3 +112,16 @@ pub fn stop(mut server: Server) -> Vec<String> {
     assert!(rest.iter().any(|l| l.contains("shut down")), "{rest:?}");
     rest
 }
+
+/// Read the server's log until `count` lines contain `needle`; returns
+/// every line read (they are no longer in `server.lines`).
+pub fn wait_log(server: &Server, needle: &str, count: usize) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    while seen.iter().filter(|l| l.contains(needle)).count() < count {
+        match server.lines.recv_timeout(TIMEOUT) {
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("waiting for {count} × {needle:?}: {e}; log so far: {seen:?}"),
+        }
+    }
+    seen
+}
