@@ -9,6 +9,7 @@ use super::Framing;
 use super::addr::AddrSpec;
 pub use super::command_help::{COMMANDS, CommandHelp, PAYLOAD_HELP, command_words, unknown_command};
 use super::command_unix::{self, UnixCommand};
+pub use super::exec_epoll::EpollSpec;
 pub use super::exec_opt::SockOpt;
 pub use super::exec_poll::{PollEvents, PollSpec};
 pub use super::exec_recv_loop::RecvLoop;
@@ -52,6 +53,7 @@ pub enum Command {
     Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
     RecvLoop(RecvLoop),
     Poll(PollSpec),
+    Epoll(EpollSpec),
     Close { sock: String },
     Shutdown { sock: String, how: ShutdownHow },
     Opt { sock: String, opt: SockOpt, value: Option<String> },
@@ -116,6 +118,7 @@ impl Command {
             "recv" | "recvfrom" => parse_recv(first, rest),
             "recvloop" => RecvLoop::parse(rest).map(Command::RecvLoop),
             "poll" => PollSpec::parse(rest).map(Command::Poll),
+            "epoll" => EpollSpec::parse(rest).map(Command::Epoll),
             "wait" => parse_wait(rest),
             "close" => {
                 let a = Args::parse(rest, &[], &[])?;
@@ -184,6 +187,7 @@ impl Command {
             self,
             Command::Sockets
                 | Command::Poll(_)
+                | Command::Epoll(_)
                 | Command::Sysctl { .. }
                 | Command::Resolve { .. }
                 | Command::Addr { .. }
@@ -219,6 +223,7 @@ impl Command {
             | Command::Addr { sock } => Some(sock),
             Command::RecvLoop(r) => Some(&r.sock),
             Command::Poll(p) => p.socks.first().map(String::as_str),
+            Command::Epoll(e) => Some(&e.sock),
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
             Command::Unix(u) => u.subject(),
         }

@@ -76,6 +76,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "one poll(): wait until a socket is readable (in, the default) or writable; shows revents",
     },
     CommandHelp {
+        name: "epoll",
+        usage: "epoll SOCK [--edge] [--waits N] [--timeout MS]",
+        about: "register SOCK with a new epoll (level, or --edge: EPOLLET), epoll_wait N times without reading; shows each wait's events",
+    },
+    CommandHelp {
         name: "wait",
         usage: "wait SOCK readable N | wait SOCK state STATE | wait LISTENER queued N [--timeout MS]",
         about: "wait until N bytes are queued, the kernel shows a TCP state, or N connections wait for accept()",

@@ -9,6 +9,7 @@ pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
 mod exec_conn;
+mod exec_epoll;
 mod exec_framing;
 mod exec_info;
 mod exec_io;
@@ -279,6 +280,7 @@ impl Lab {
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
             Command::RecvLoop(spec) => self.recv_loop(spec),
             Command::Poll(spec) => self.poll(spec),
+            Command::Epoll(spec) => self.epoll(spec),
             Command::Close { sock } => match self.close_service(sock) {
                 Some(outcome) => Ok(outcome),
                 None => self.close(sock),
