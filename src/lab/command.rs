@@ -38,30 +38,107 @@ pub enum WaitFor {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    TcpListen { addr: Option<AddrSpec>, name: Option<String>, reuseaddr: bool, backlog: i32 },
-    TcpConnect { target: AddrSpec, name: Option<String>, timeout: Option<Duration> },
-    Accept { listener: String, name: Option<String>, timeout: Option<Duration> },
-    UdpBind { addr: Option<AddrSpec>, name: Option<String> },
-    UdpServeTime { addr: Option<AddrSpec>, name: Option<String> },
-    Relay { from: AddrSpec, to: AddrSpec, faults: Faults, name: Option<String> },
-    Send { sock: String, payload: Payload, timeout: Option<Duration> },
-    SendAll { sock: String, payload: Payload, timeout: Option<Duration>, reader: Option<String> },
-    SendTo { sock: String, target: AddrSpec, payload: Payload },
-    Recv { sock: String, size: usize, peek: bool, timeout: Option<Duration>, decode: Option<IntFormat> },
-    RecvFrom { sock: String, size: usize, peek: bool, timeout: Option<Duration> },
-    RecvFrame { sock: String, framing: Framing, timeout: Option<Duration> },
-    Wait { sock: String, until: WaitFor, timeout: Option<Duration> },
+    TcpListen {
+        addr: Option<AddrSpec>,
+        name: Option<String>,
+        reuseaddr: bool,
+        backlog: i32,
+    },
+    /// `count`: that many clients at once, named NAME1…NAMEn (`--count N`).
+    TcpConnect {
+        target: AddrSpec,
+        name: Option<String>,
+        timeout: Option<Duration>,
+        count: Option<usize>,
+    },
+    Accept {
+        listener: String,
+        name: Option<String>,
+        timeout: Option<Duration>,
+    },
+    UdpBind {
+        addr: Option<AddrSpec>,
+        name: Option<String>,
+    },
+    UdpServeTime {
+        addr: Option<AddrSpec>,
+        name: Option<String>,
+    },
+    Relay {
+        from: AddrSpec,
+        to: AddrSpec,
+        faults: Faults,
+        name: Option<String>,
+    },
+    Send {
+        sock: String,
+        payload: Payload,
+        timeout: Option<Duration>,
+    },
+    SendAll {
+        sock: String,
+        payload: Payload,
+        timeout: Option<Duration>,
+        reader: Option<String>,
+    },
+    SendTo {
+        sock: String,
+        target: AddrSpec,
+        payload: Payload,
+    },
+    Recv {
+        sock: String,
+        size: usize,
+        peek: bool,
+        timeout: Option<Duration>,
+        decode: Option<IntFormat>,
+    },
+    RecvFrom {
+        sock: String,
+        size: usize,
+        peek: bool,
+        timeout: Option<Duration>,
+    },
+    RecvFrame {
+        sock: String,
+        framing: Framing,
+        timeout: Option<Duration>,
+    },
+    Wait {
+        sock: String,
+        until: WaitFor,
+        timeout: Option<Duration>,
+    },
     RecvLoop(RecvLoop),
     Poll(PollSpec),
     Epoll(EpollSpec),
-    Close { sock: String },
-    Shutdown { sock: String, how: ShutdownHow },
-    Opt { sock: String, opt: SockOpt, value: Option<String> },
+    Close {
+        sock: String,
+    },
+    Shutdown {
+        sock: String,
+        how: ShutdownHow,
+    },
+    Opt {
+        sock: String,
+        opt: SockOpt,
+        value: Option<String>,
+    },
     Sockets,
-    Sysctl { name: String },
-    Resolve { host: String, family: Option<IpFamily> },
-    Addr { sock: String },
-    BindUnprivileged { addr: AddrSpec, name: Option<String> },
+    Sysctl {
+        name: String,
+    },
+    Resolve {
+        host: String,
+        family: Option<IpFamily>,
+    },
+    Addr {
+        sock: String,
+    },
+    BindUnprivileged {
+        addr: AddrSpec,
+        name: Option<String>,
+    },
     Unix(UnixCommand),
 }
 
@@ -248,11 +325,18 @@ fn parse_tcp(rest: &[String]) -> Result<Command, String> {
             Ok(Command::TcpListen { addr, name: a.name.clone(), reuseaddr: !a.has("no-reuseaddr"), backlog })
         }
         Some("connect") => {
-            let a = Args::parse(&rest[1..], TIMEOUT, &[])?;
+            let a = Args::parse(&rest[1..], &["timeout", "count"], &[])?;
             let [target] = a.positional.as_slice() else {
-                return Err("usage: tcp connect ADDR|NAME [as NAME], e.g. tcp connect srv as cli".into());
+                return Err("usage: tcp connect ADDR|NAME [as NAME] [--count N], e.g. tcp connect srv as cli".into());
             };
-            Ok(Command::TcpConnect { target: AddrSpec::parse(target)?, name: a.name.clone(), timeout: timeout(&a)? })
+            let count = a.number::<usize>("count")?;
+            if let Some(n) = count
+                && !(1..=super::exec_connect_many::MAX_COUNT).contains(&n)
+            {
+                return Err(format!("--count wants 1..{}", super::exec_connect_many::MAX_COUNT));
+            }
+            let (target, name, timeout) = (AddrSpec::parse(target)?, a.name.clone(), timeout(&a)?);
+            Ok(Command::TcpConnect { target, name, timeout, count })
         }
         _ => Err("tcp what? use: tcp listen [ADDR] [as NAME]  or  tcp connect ADDR|NAME [as NAME]".into()),
     }

@@ -16,8 +16,8 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "tcp connect",
-        usage: "tcp connect ADDR|NAME [as NAME] [--timeout MS]",
-        about: "socket + connect to a listener",
+        usage: "tcp connect ADDR|NAME [as NAME] [--timeout MS] [--count N]",
+        about: "socket + connect to a listener; --count N: N clients at once, named NAME1…NAMEn, shown as one line",
     },
     CommandHelp {
         name: "accept",

@@ -9,6 +9,7 @@ pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
 mod exec_conn;
+mod exec_connect_many;
 mod exec_epoll;
 mod exec_framing;
 mod exec_info;
@@ -264,7 +265,12 @@ impl Lab {
             Command::TcpListen { addr, name, reuseaddr, backlog } => {
                 self.tcp_listen(addr.as_ref(), name.as_deref(), *reuseaddr, *backlog)
             }
-            Command::TcpConnect { target, name, timeout } => self.tcp_connect(target, name.as_deref(), *timeout),
+            Command::TcpConnect { target, name, timeout, count: None } => {
+                self.tcp_connect(target, name.as_deref(), *timeout)
+            }
+            Command::TcpConnect { target, name, timeout, count: Some(n) } => {
+                self.tcp_connect_many(target, name.as_deref(), *timeout, *n)
+            }
             Command::Accept { listener, name, timeout } => self.accept(listener, name.as_deref(), *timeout),
             Command::UdpBind { addr, name } => self.udp_bind(addr.as_ref(), name.as_deref()),
             Command::UdpServeTime { addr, name } => self.udp_serve_time(addr.as_ref(), name.as_deref()),
