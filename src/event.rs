@@ -184,6 +184,14 @@ pub enum Event {
     Note {
         text: String,
     },
+    /// A line a reference server the playground started printed to its log
+    /// (`srv: conn#1 accept → client 127.0.0.1:40312`).
+    ServerLog {
+        server: String,
+        line: String,
+        /// It came on the server's stderr (an error).
+        error: bool,
+    },
     /// Neutral information about netlab itself (progress saved, lesson list…).
     Notice {
         text: String,

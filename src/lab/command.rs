@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::Framing;
 use super::addr::AddrSpec;
 pub use super::command_help::{COMMANDS, CommandHelp, PAYLOAD_HELP, command_words, unknown_command};
+pub use super::command_serve::ServeSpec;
 use super::command_unix::{self, UnixCommand};
 pub use super::exec_epoll::EpollSpec;
 pub use super::exec_opt::SockOpt;
@@ -34,6 +35,9 @@ pub enum WaitFor {
     State(TcpState),
     /// A TCP listener's accept queue holds at least this many connections.
     Queued(u32),
+    /// A server started with `serve` logged a line containing this text
+    /// (after the line the previous such wait found).
+    Log(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +144,12 @@ pub enum Command {
         name: Option<String>,
     },
     Unix(UnixCommand),
+    /// A reference server as a child process (`netlab serve`).
+    Serve(ServeSpec),
+    /// The server's process and its children, from /proc.
+    Procs {
+        server: String,
+    },
 }
 
 const TIMEOUT: &[&str] = &["timeout"];
@@ -223,6 +233,8 @@ impl Command {
                 tokens::check_name(sock)?;
                 Ok(Command::Opt { sock: sock.clone(), opt: SockOpt::parse(opt)?, value })
             }
+            "serve" => super::command_serve::parse_serve(rest),
+            "procs" => super::command_serve::parse_procs(rest),
             "unix" => command_unix::parse_unix(rest).map(Command::Unix),
             "socketpair" => command_unix::parse_socketpair(rest).map(Command::Unix),
             "addr" => {
@@ -274,6 +286,7 @@ impl Command {
                 | Command::Recv { peek: true, .. }
                 | Command::RecvFrom { peek: true, .. }
                 | Command::Unix(UnixCommand::Files)
+                | Command::Procs { .. }
         )
     }
 
@@ -302,6 +315,8 @@ impl Command {
             Command::Poll(p) => p.socks.first().map(String::as_str),
             Command::Epoll(e) => Some(&e.sock),
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
+            Command::Serve(spec) => spec.name.as_deref(),
+            Command::Procs { server } => Some(server),
             Command::Unix(u) => u.subject(),
         }
     }
@@ -417,7 +432,22 @@ fn parse_recv_frame(cmd: &str, a: &Args, kind: &str) -> Result<Command, String> 
 
 fn parse_wait(rest: &[String]) -> Result<Command, String> {
     let a = Args::parse(rest, TIMEOUT, &[])?;
-    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)  or  wait LISTENER queued N";
+    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)  or  wait LISTENER queued N  or  wait SERVER log TEXT";
+    if let [sock, what, text @ ..] = a.positional.as_slice()
+        && what == "log"
+        && !text.is_empty()
+    {
+        tokens::check_name(sock)?;
+        // Quoted or bare, the text is what the log line must contain.
+        let quoted = text.first().is_some_and(|w| w.starts_with(['"', '\'']));
+        let text = if quoted {
+            let bytes = Payload::parse(text)?.bytes()?;
+            String::from_utf8(bytes).map_err(|_| "wait … log wants text, not bytes".to_string())?
+        } else {
+            text.join(" ")
+        };
+        return Ok(Command::Wait { sock: sock.clone(), until: WaitFor::Log(text), timeout: timeout(&a)? });
+    }
     let [sock, what, arg] = a.positional.as_slice() else { return Err(usage.into()) };
     tokens::check_name(sock)?;
     let until = match what.as_str() {

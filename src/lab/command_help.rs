@@ -31,6 +31,16 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "a UDP time server in a background thread: strftime format in, local time out",
     },
     CommandHelp {
+        name: "serve",
+        usage: super::command_serve::SERVE_USAGE,
+        about: "start a reference server (netlab serve) as a child process on 127.0.0.1:0; its log shows as it goes; close NAME stops it",
+    },
+    CommandHelp {
+        name: "procs",
+        usage: "procs SERVER",
+        about: "the server's process and its children from /proc: state (Z = zombie) and threads",
+    },
+    CommandHelp {
         name: "relay",
         usage: "relay udp [FROM] TO [--loss P] [--dup P] [--reorder P] [--seed N] [as NAME]",
         about: "a relay at FROM forwarding to TO that drops/duplicates/reorders datagrams (P in %)",
@@ -82,7 +92,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "wait",
-        usage: "wait SOCK readable N | wait SOCK state STATE | wait LISTENER queued N [--timeout MS]",
+        usage: "wait SOCK readable N | wait SOCK state STATE | wait LISTENER queued N | wait SERVER log TEXT [--timeout MS]",
         about: "wait until N bytes are queued, the kernel shows a TCP state, or N connections wait for accept()",
     },
     CommandHelp {

@@ -43,6 +43,7 @@ impl Lab {
                 Slot::Closed { .. } => None,
             })
             .chain(self.service_rows(udp.as_deref()))
+            .chain(self.server_rows())
             .collect();
         let udp_rows = rows.iter().any(|r| r.kind.starts_with(Kind::Udp.label()));
         let listener_rows = rows.iter().any(|r| r.kind == Kind::Listener.label());

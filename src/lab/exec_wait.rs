@@ -30,6 +30,7 @@ impl Lab {
             WaitFor::Readable(n) => self.wait_readable(name, *n, timeout),
             WaitFor::State(state) => self.wait_state(name, *state, timeout),
             WaitFor::Queued(n) => self.wait_queued(name, *n, timeout),
+            WaitFor::Log(text) => self.wait_log(name, text, timeout),
         }
     }
 

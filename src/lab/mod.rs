@@ -5,6 +5,7 @@ pub mod addr;
 pub mod cancel;
 pub mod command;
 mod command_help;
+mod command_serve;
 pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
@@ -20,6 +21,7 @@ mod exec_recv_frame;
 mod exec_recv_loop;
 mod exec_send_while_reading;
 mod exec_sendall;
+mod exec_serve;
 mod exec_service;
 mod exec_unix;
 mod exec_unix_files;
@@ -30,7 +32,9 @@ mod outcome;
 pub mod payload;
 pub mod ports;
 pub mod privileged;
+mod procs;
 pub mod resolve;
+mod server_proc;
 pub mod service;
 pub mod sysctl;
 pub mod tokens;
@@ -148,6 +152,8 @@ pub struct Lab {
     /// Their reports, drained into `sink` around every command.
     reports: Receiver<service::Report>,
     reporter: Sender<service::Report>,
+    /// Reference servers started with `serve`: child processes.
+    servers: Vec<exec_serve::NamedServer>,
     /// The seed demos use for their relays (`netlab demo NAME --seed N`).
     seed: u64,
     sink: Box<dyn Sink>,
@@ -174,6 +180,7 @@ impl Lab {
             services,
             reports,
             reporter,
+            servers: Vec::new(),
             seed: DEFAULT_SEED,
             sink,
             verdicts: 0,
@@ -203,11 +210,14 @@ impl Lab {
         // Its own socket-file directory too, so its names never meet the learner's.
         let files = std::mem::take(&mut self.unix_files);
         let saved_services = std::mem::take(&mut self.services);
+        let saved_servers = std::mem::take(&mut self.servers);
         let result = f(self);
         self.stop_services();
+        self.stop_servers();
         self.entries = saved;
         self.unix_files = files;
         self.services = saved_services;
+        self.servers = saved_servers;
         result
     }
 
@@ -255,8 +265,10 @@ impl Lab {
 
     pub fn exec(&mut self, cmd: &Command) -> Outcome {
         self.drain_reports();
+        self.drain_servers();
         let outcome = self.exec_now(cmd);
         self.drain_reports();
+        self.drain_servers();
         outcome
     }
 
@@ -287,7 +299,7 @@ impl Lab {
             Command::RecvLoop(spec) => self.recv_loop(spec),
             Command::Poll(spec) => self.poll(spec),
             Command::Epoll(spec) => self.epoll(spec),
-            Command::Close { sock } => match self.close_service(sock) {
+            Command::Close { sock } => match self.close_service(sock).or_else(|| self.close_server(sock)) {
                 Some(outcome) => Ok(outcome),
                 None => self.close(sock),
             },
@@ -299,6 +311,8 @@ impl Lab {
             Command::Addr { sock } => self.addr(sock),
             Command::BindUnprivileged { addr, name } => self.bind_unprivileged(addr, name.as_deref()),
             Command::Unix(u) => self.unix(u),
+            Command::Serve(spec) => self.serve(spec),
+            Command::Procs { server } => self.procs(server),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }
@@ -342,6 +356,7 @@ impl Lab {
     /// Close every socket, stop every service, and forget every name.
     pub fn close_all(&mut self) {
         self.stop_services();
+        self.stop_servers();
         self.entries.clear();
         self.unix_files.clean();
     }

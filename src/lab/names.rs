@@ -12,10 +12,18 @@ impl Lab {
     /// (for completion).
     pub fn names(&self) -> Vec<String> {
         let sockets = self.entries.iter().filter(|e| matches!(e.slot, Slot::Open(_))).map(|e| e.name.clone());
-        sockets.chain(self.services.iter().map(|s| s.name.clone())).collect()
+        sockets
+            .chain(self.services.iter().map(|s| s.name.clone()))
+            .chain(self.servers.iter().map(|s| s.name.clone()))
+            .collect()
     }
 
     pub(super) fn open(&self, name: &str) -> Result<&LabSocket, String> {
+        if self.server(name).is_some() {
+            return Err(format!(
+                "'{name}' is a server process started with serve: connect to it (tcp connect {name} as cli), or procs {name}, close {name}"
+            ));
+        }
         if let Some(s) = self.service(name) {
             return Err(format!(
                 "'{name}' is a {} that netlab runs in a background thread: send datagrams to it (sendto SOCK {name} …); close {name} stops it",
@@ -42,6 +50,9 @@ impl Lab {
         if let Some(s) = self.service(name) {
             return Some(s.local);
         }
+        if let Some(s) = self.server(name) {
+            return Some(s.local());
+        }
         self.local_endpoint(name)?.inet()
     }
 
@@ -59,7 +70,9 @@ impl Lab {
         };
         match spec {
             AddrSpec::Addr(a) => Ok(*a),
-            AddrSpec::Name(n) if self.service(n).is_some() => self.local_addr(n).ok_or_else(|| self.unknown(n)),
+            AddrSpec::Name(n) if self.service(n).is_some() || self.server(n).is_some() => {
+                self.local_addr(n).ok_or_else(|| self.unknown(n))
+            }
             AddrSpec::Name(n) => match self.local_endpoint(n) {
                 Some(Endpoint::Inet(a)) => Ok(*a),
                 Some(Endpoint::Unix(_)) => Err(not_inet(format!("'{n}'"))),
@@ -72,7 +85,9 @@ impl Lab {
     /// A fresh name: the one asked for, or `base`, `base2`, `base3`…
     pub(super) fn claim_name(&self, asked: Option<&str>, base: &str) -> Result<String, String> {
         let taken = |n: &str| {
-            self.entries.iter().any(|e| e.name == n && matches!(e.slot, Slot::Open(_))) || self.service(n).is_some()
+            self.entries.iter().any(|e| e.name == n && matches!(e.slot, Slot::Open(_)))
+                || self.service(n).is_some()
+                || self.server(n).is_some()
         };
         if let Some(name) = asked {
             if taken(name) {
@@ -80,7 +95,8 @@ impl Lab {
             }
             return Ok(name.to_string());
         }
-        let exists = |n: &str| self.entries.iter().any(|e| e.name == n) || self.service(n).is_some();
+        let exists =
+            |n: &str| self.entries.iter().any(|e| e.name == n) || self.service(n).is_some() || self.server(n).is_some();
         (1..)
             .map(|i| if i == 1 { base.to_string() } else { format!("{base}{i}") })
             .find(|n| !exists(n))

@@ -63,6 +63,10 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
         }
         Event::Hint { text } => labelled("hint:".yellow().bold(), text),
         Event::Note { text } => labelled("note:".cyan().bold(), text),
+        Event::ServerLog { server, line, error } => {
+            let line = if *error { line.red().to_string() } else { line.clone() };
+            vec![pre(format!("{} {} {line}", name(server), "│".dimmed()))]
+        }
         Event::Notice { text } => vec![text.dimmed().to_string()],
         Event::Error { text } => vec![format!("{} {text}", "error:".red().bold())],
         Event::Lessons { rows } => rows

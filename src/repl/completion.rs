@@ -21,6 +21,21 @@ pub struct NetlabHelper {
 }
 
 const RELAY_FLAGS: [&str; 5] = ["--loss", "--dup", "--reorder", "--seed", "as"];
+const SERVE_FLAGS: [&str; 13] = [
+    "--model",
+    "--workers",
+    "--max-conns",
+    "--native-endian",
+    "--key",
+    "--digest",
+    "--then",
+    "--auth-timeout",
+    "--root",
+    "--no-reap",
+    "--edge",
+    "--udp",
+    "as",
+];
 
 const STATES: [&str; 9] =
     ["ESTABLISHED", "SYN_SENT", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"];
@@ -49,6 +64,15 @@ impl NetlabHelper {
                 all.extend(words(&RELAY_FLAGS));
                 all
             }
+            ["serve"] => crate::serve::Proto::ALL.iter().map(|p| p.name().to_string()).collect(),
+            ["serve", .., "--model"] => crate::serve::Model::ALL.iter().map(|m| m.name().to_string()).collect(),
+            ["serve", .., "--digest"] => words(&["sha256", "md5"]),
+            ["serve", .., "--then"] => words(&["echo", "upper"]),
+            ["serve", .., "--workers" | "--max-conns" | "--key" | "--auth-timeout" | "--root" | "as"] => Vec::new(),
+            ["serve", _, rest @ ..] => {
+                words(&SERVE_FLAGS).into_iter().filter(|f| !rest.contains(&f.as_str())).collect()
+            }
+            ["procs"] => socks(),
             ["lesson"] => self.lessons.clone(),
             ["demo"] => self.demos.clone(),
             ["help"] => {
@@ -82,7 +106,7 @@ impl NetlabHelper {
             ["opt", _, "rcvtimeo" | "sndtimeo" | "linger"] => words(&["off"]),
             ["sysctl"] => words(&crate::lab::sysctl::names()),
             ["shutdown", _] => words(&["read", "write", "both"]),
-            ["wait", _] => words(&["readable", "state", "queued"]),
+            ["wait", _] => words(&["readable", "state", "queued", "log"]),
             ["wait", _, "state"] => words(&STATES),
             ["recv", _, .., "--frame"] => words(&Framing::NAMES),
             ["sendall", .., "--reader"] => socks(),
@@ -159,7 +183,10 @@ mod tests {
         assert_eq!(h.candidates(&["lesson"]), vec!["sticky-packets"]);
         assert_eq!(h.candidates(&["opt", "cli"]), SockOpt::NAMES.to_vec());
         assert!(h.candidates(&["wait", "conn", "state"]).contains(&"TIME_WAIT".to_string()));
-        assert_eq!(h.candidates(&["wait", "srv"]), vec!["readable", "state", "queued"]);
+        assert_eq!(h.candidates(&["wait", "srv"]), vec!["readable", "state", "queued", "log"]);
+        assert!(h.candidates(&["serve"]).contains(&"chat".to_string()));
+        assert!(h.candidates(&["serve", "echo", "--model"]).contains(&"epoll".to_string()));
+        assert!(h.candidates(&["serve", "echo"]).contains(&"--no-reap".to_string()));
         assert!(h.candidates(&[]).contains(&"unix".to_string()));
         assert!(h.candidates(&[]).contains(&"socketpair".to_string()));
         assert!(h.candidates(&["unix"]).contains(&"listen".to_string()));
