@@ -8,6 +8,7 @@
 mod backlog;
 mod byteorder;
 mod close;
+mod concurrency;
 mod echo;
 mod eof;
 mod errors;
@@ -117,6 +118,12 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "one recv blocking, with SO_RCVTIMEO, non-blocking; a spin loop versus one poll()",
         lesson: "blocking-nonblocking",
         run: nonblocking::run,
+    },
+    DemoInfo {
+        name: "concurrency",
+        title: "one echo server four ways: iterative (the second client waits), thread, fork (zombies and reaping), pool",
+        lesson: "concurrency",
+        run: concurrency::run,
     },
     DemoInfo {
         name: "backlog",
