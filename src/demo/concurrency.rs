@@ -75,10 +75,7 @@ fn thread(lab: &mut Lab) -> Result<(), String> {
     let b = echoed(lab, "srv", "b", "from b")?;
     lab.verdict(a && b, "b got its echo while a was still connected: each client has its own thread");
     let procs = must(lab, "procs srv")?;
-    lab.verdict(
-        detail(&procs).contains("(3 thread(s))"),
-        "one process, 3 threads: the accept loop and one per client",
-    );
+    lab.verdict(detail(&procs).contains("(3 thread(s))"), "one process, 3 threads: the accept loop and one per client");
     must(lab, "close a")?;
     must(lab, "close b")?;
     must(lab, "close srv")?;

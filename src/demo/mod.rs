@@ -11,12 +11,14 @@ mod close;
 mod concurrency;
 mod echo;
 mod eof;
+mod epoll;
 mod errors;
 mod framing;
 mod handshake;
 mod nonblocking;
 mod partial;
 mod ports;
+mod select;
 mod sticky;
 mod timewait;
 mod udp;
@@ -124,6 +126,18 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "one echo server four ways: iterative (the second client waits), thread, fork (zombies and reaping), pool",
         lesson: "concurrency",
         run: concurrency::run,
+    },
+    DemoInfo {
+        name: "select",
+        title: "select: many clients served by one thread, and the FD_SETSIZE (1024) wall",
+        lesson: "multiplexing",
+        run: select::run,
+    },
+    DemoInfo {
+        name: "epoll",
+        title: "epoll: level-triggered vs edge-triggered readiness, and an edge-triggered server that reads until EAGAIN",
+        lesson: "multiplexing",
+        run: epoll::run,
     },
     DemoInfo {
         name: "backlog",
