@@ -159,7 +159,7 @@ fn backlog_queues_before_accept_stalls_when_full_and_is_capped_every_run() {
 /// demo test files.
 #[test]
 fn every_listed_demo_is_tested_here() {
-    let sources = [include_str!("demos.rs"), include_str!("demos_io.rs")];
+    let sources = [include_str!("demos.rs"), include_str!("demos_io.rs"), include_str!("demos_conc.rs")];
     for name in netlab::demo::names() {
         let call = format!("run_many(\"{name}\")");
         assert!(sources.iter().any(|s| s.contains(&call)), "demo {name} has no test in tests/demos*.rs");
