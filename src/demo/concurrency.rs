@@ -89,7 +89,7 @@ fn fork(lab: &mut Lab) -> Result<(), String> {
     let a = echoed(lab, "lazy", "a", "from a")?;
     lab.verdict(a, "a child process served a");
     must(lab, "close a")?;
-    must(lab, "wait lazy log \"zombie\"")?;
+    must(lab, "wait lazy log \"left a zombie\"")?;
     let zombies = must(lab, "procs lazy")?;
     lab.verdict(
         zombies.value.as_deref() == Some("1"),

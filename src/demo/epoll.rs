@@ -62,6 +62,8 @@ fn edge_server(lab: &mut Lab) -> Result<(), String> {
         all.is_ok(),
         format!("all {BULK} bytes came back: each time epoll woke it, the server read (and wrote) until EAGAIN"),
     );
+    let echo = must(lab, "recv cli 65536")?;
+    lab.verdict(echo.bytes.as_ref().map(Vec::len) == Some(BULK), format!("one recv took all {BULK}"));
     let procs = must(lab, "procs srv")?;
     let one = matches!(&procs.result, Some(CallResult::Ok { detail }) if detail.starts_with("1 server process (1 thread(s))"));
     lab.verdict(one, "one process, one thread");

@@ -126,9 +126,13 @@ fn wall(lab: &mut Lab) -> Result<(), String> {
     let refused = crowd?;
     let first = kept.first("FD_SETSIZE").unwrap_or_default();
     lab.say(format!("The server's log, at the wall:\n  {first}"));
+    let fd: Option<usize> = first.split_once(" fd ").and_then(|(_, rest)| rest.split(' ').next()?.parse().ok());
     lab.verdict(
-        refused > 0 && first.contains(&format!("fd {FD_SETSIZE} ")),
-        format!("{refused} clients refused, from the one whose connection got fd {FD_SETSIZE} on"),
+        refused > 0 && fd.is_some_and(|fd| fd >= FD_SETSIZE),
+        format!(
+            "{refused} clients refused: the first as its connection got fd {}, ≥ FD_SETSIZE; every one below was served",
+            fd.unwrap_or(0)
+        ),
     );
     lab.say(
         "poll() takes an array of (fd, events) with no such limit, and epoll registers each descriptor\n\
