@@ -18,6 +18,7 @@ Examples:
   netlab demo udp-loss --seed 7   replay the lossy relay's choices for seed 7
   netlab serve echo           an echo server on 127.0.0.1 (port printed), until Ctrl-C
   netlab serve upper --model iterative
+  netlab bench --quick        echo per model, framing cost, connections held (< 10 s)
   netlab lint my-lessons/     check lesson files you wrote
   printf 'tcp listen as srv\\nsockets\\n' | netlab    script the playground
 
@@ -62,6 +63,30 @@ pub enum Cmd {
     },
     /// Run a reference server on loopback until Ctrl-C or SIGTERM.
     Serve(crate::serve::Config),
+    /// Measure the reference servers: echo per model, framing cost, connections held.
+    Bench {
+        /// Shorter runs (under 10 s): every section, smaller numbers.
+        #[arg(long)]
+        quick: bool,
+        /// Models to measure, comma-separated (default: all).
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "M,…")]
+        models: Vec<crate::serve::Model>,
+        /// Connections the epoll server is asked to hold (default 10000; --quick 1000).
+        #[arg(long, value_name = "N")]
+        conns: Option<usize>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// The bench's connection load generator, run by `netlab bench` as a child.
+    #[command(hide = true)]
+    BenchLoad {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long, value_name = "N")]
+        conns: usize,
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        sample: usize,
+    },
     /// Check lesson files; prints file:line:col: message, exit 2 on problems.
     Lint {
         /// Directory of lesson files (default: --lessons DIR, else the built-in lessons).
@@ -95,6 +120,9 @@ pub fn main() -> ExitCode {
         Some(Cmd::Demo { name: None, format, .. }) => crate::commands::demo_list(format),
         Some(Cmd::Demo { name: Some(name), format, seed, .. }) => crate::commands::demo(&name, format, seed),
         Some(Cmd::Serve(config)) => crate::commands::serve(&config),
+        Some(Cmd::Bench { quick, models, conns, format }) => crate::commands::bench(quick, models, conns, format),
+        Some(Cmd::BenchLoad { addr, conns, sample }) => crate::bench::load::main(addr, conns, sample)
+            .map_err(|e| crate::commands::Failure::Usage(format!("bench-load: {e}"))),
         Some(Cmd::Lint { dir }) => crate::commands::lint(dir.as_deref().or(cli.lessons.as_deref())),
         Some(Cmd::Book { out, check }) => crate::commands::book(cli.lessons.as_deref(), &out, check),
         Some(Cmd::Completions { shell }) => {

@@ -138,6 +138,26 @@ pub fn serve(config: &crate::serve::Config) -> Result<(), Failure> {
     crate::serve::run(config, &log).map_err(|e| Failure::Usage(format!("serve: {e}")))
 }
 
+pub fn bench(
+    quick: bool,
+    models: Vec<crate::serve::Model>,
+    conns: Option<usize>,
+    format: Format,
+) -> Result<(), Failure> {
+    if conns == Some(0) {
+        return Err(Failure::Usage("bench: --conns must be at least 1".into()));
+    }
+    let models = if models.is_empty() { crate::serve::Model::ALL.to_vec() } else { models };
+    // Ctrl-C ends the section under way at its next check; the servers
+    // started so far are stopped and reaped on the way out.
+    let _ = crate::lab::cancel::install_sigint_handler();
+    let mut out = Renderer::stdout(format);
+    let report = crate::bench::run(&crate::bench::Options { quick, models, conns }, &mut out);
+    let cancelled = report.cancelled;
+    out.emit(&Event::Bench { report: Box::new(report) });
+    if cancelled { Err(Failure::CheckFailed("bench: cancelled with Ctrl-C".into())) } else { Ok(()) }
+}
+
 pub fn lint(dir: Option<&Path>) -> Result<(), Failure> {
     let sources = match dir {
         Some(d) => load::dir_sources(d).map_err(Failure::Usage)?,

@@ -208,6 +208,10 @@ pub enum Event {
     Demos {
         rows: Vec<DemoRow>,
     },
+    /// `netlab bench`'s measurements and targets.
+    Bench {
+        report: Box<crate::bench::report::Report>,
+    },
     /// A problem in a lesson file, found by `netlab lint`.
     Diagnostic {
         file: String,

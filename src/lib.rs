@@ -4,6 +4,7 @@
 //! sockets; everything that happens becomes an [`event::Event`], and one
 //! renderer turns events into text, JSON lines or Markdown.
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod demo;

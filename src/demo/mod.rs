@@ -5,14 +5,17 @@
 //! happened. Timing is controlled by waiting for readiness (FIONREAD,
 //! kernel state), never by sleeping and hoping.
 
+mod auth;
 mod backlog;
 mod byteorder;
 mod close;
+mod cmd;
 mod concurrency;
 mod echo;
 mod eof;
 mod epoll;
 mod errors;
+mod file;
 mod framing;
 mod handshake;
 mod nonblocking;
@@ -144,6 +147,24 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "the listen backlog: handshakes done before accept(), a full queue stalls (not refuses), somaxconn",
         lesson: "backlog",
         run: backlog::run,
+    },
+    DemoInfo {
+        name: "auth",
+        title: "challenge–response with HMAC: the right key accepted, a replayed answer and a wrong key refused",
+        lesson: "auth-hmac",
+        run: auth::run,
+    },
+    DemoInfo {
+        name: "cmd",
+        title: "a remote-command server done safely: an allowlist, no shell, framed output, and the 100 ms rule",
+        lesson: "remote-command",
+        run: cmd::run,
+    },
+    DemoInfo {
+        name: "file",
+        title: "file transfer: framed put/get with size + sha256; \"sleep\" and \"##\" broken; ../ refused",
+        lesson: "file-transfer",
+        run: file::run,
     },
     DemoInfo {
         name: "unix",

@@ -11,9 +11,11 @@ pub use super::command_help::{COMMANDS, CommandHelp, PAYLOAD_HELP, command_words
 pub use super::command_serve::ServeSpec;
 use super::command_unix::{self, UnixCommand};
 pub use super::exec_epoll::EpollSpec;
+pub use super::exec_hmac::{HmacAnswer, HmacSpec};
 pub use super::exec_opt::SockOpt;
 pub use super::exec_poll::{PollEvents, PollSpec};
 pub use super::exec_recv_loop::RecvLoop;
+pub use super::exec_sendframe::SendFrame;
 use super::payload::{IntFormat, Payload};
 pub use super::resolve::IpFamily;
 use super::service::faults::{Faults, Rate};
@@ -114,6 +116,7 @@ pub enum Command {
         timeout: Option<Duration>,
     },
     RecvLoop(RecvLoop),
+    SendFrame(SendFrame),
     Poll(PollSpec),
     Epoll(EpollSpec),
     Close {
@@ -150,6 +153,8 @@ pub enum Command {
     Procs {
         server: String,
     },
+    /// Answer an auth server's challenge with HMAC(key, challenge).
+    Hmac(HmacSpec),
 }
 
 const TIMEOUT: &[&str] = &["timeout"];
@@ -194,6 +199,7 @@ impl Command {
                 Ok(Command::Send { sock: sock.clone(), payload: Payload::parse(payload)?, timeout: timeout(&a)? })
             }
             "sendall" => super::exec_sendall::parse(rest),
+            "sendframe" => super::exec_sendframe::parse(rest),
             "sendto" => {
                 let [sock, target, payload @ ..] = rest else {
                     return Err("usage: sendto SOCK ADDR|NAME PAYLOAD, e.g. sendto a b \"hi\"".into());
@@ -235,6 +241,7 @@ impl Command {
             }
             "serve" => super::command_serve::parse_serve(rest),
             "procs" => super::command_serve::parse_procs(rest),
+            "hmac" => super::exec_hmac::parse(rest),
             "unix" => command_unix::parse_unix(rest).map(Command::Unix),
             "socketpair" => command_unix::parse_socketpair(rest).map(Command::Unix),
             "addr" => {
@@ -312,11 +319,13 @@ impl Command {
             | Command::Opt { sock, .. }
             | Command::Addr { sock } => Some(sock),
             Command::RecvLoop(r) => Some(&r.sock),
+            Command::SendFrame(f) => Some(&f.sock),
             Command::Poll(p) => p.socks.first().map(String::as_str),
             Command::Epoll(e) => Some(&e.sock),
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
             Command::Serve(spec) => spec.name.as_deref(),
             Command::Procs { server } => Some(server),
+            Command::Hmac(spec) => Some(&spec.sock),
             Command::Unix(u) => u.subject(),
         }
     }

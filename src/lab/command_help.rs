@@ -36,6 +36,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "start a reference server (netlab serve) as a child process on 127.0.0.1:0; its log shows as it goes; close NAME stops it",
     },
     CommandHelp {
+        name: "hmac",
+        usage: "hmac SOCK KEY [--digest sha256|md5] [--timeout MS] | hmac SOCK --replay",
+        about: "answer an auth server: recv its 32-byte challenge, send HMAC(KEY, challenge); --replay resends the last answer",
+    },
+    CommandHelp {
         name: "procs",
         usage: "procs SERVER",
         about: "the server's process and its children from /proc: state (Z = zombie) and threads",
@@ -54,6 +59,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         name: "sendall",
         usage: "sendall SOCK PAYLOAD… [--timeout MS] [--reader PEER]",
         about: "send() in a loop until all is queued, waiting for POLLOUT on EAGAIN; --reader: PEER starts reading once it blocks",
+    },
+    CommandHelp {
+        name: "sendframe",
+        usage: "sendframe SOCK HEADER [PAYLOAD…] [--sha256] [--le] [--timeout MS]",
+        about: "one [4-byte length][JSON header][body] message, sent whole; data_size (and with --sha256 the body's sha256) added to HEADER",
     },
     CommandHelp {
         name: "sendto",

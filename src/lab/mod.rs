@@ -13,6 +13,7 @@ mod exec_conn;
 mod exec_connect_many;
 mod exec_epoll;
 mod exec_framing;
+mod exec_hmac;
 mod exec_info;
 mod exec_io;
 mod exec_opt;
@@ -21,6 +22,7 @@ mod exec_recv_frame;
 mod exec_recv_loop;
 mod exec_send_while_reading;
 mod exec_sendall;
+mod exec_sendframe;
 mod exec_serve;
 mod exec_service;
 mod exec_unix;
@@ -154,6 +156,8 @@ pub struct Lab {
     reporter: Sender<service::Report>,
     /// Reference servers started with `serve`: child processes.
     servers: Vec<exec_serve::NamedServer>,
+    /// The last answer `hmac` sent, for `hmac SOCK --replay`.
+    hmac_sent: Option<exec_hmac::Captured>,
     /// The seed demos use for their relays (`netlab demo NAME --seed N`).
     seed: u64,
     sink: Box<dyn Sink>,
@@ -181,6 +185,7 @@ impl Lab {
             reports,
             reporter,
             servers: Vec::new(),
+            hmac_sent: None,
             seed: DEFAULT_SEED,
             sink,
             verdicts: 0,
@@ -297,6 +302,7 @@ impl Lab {
             Command::RecvFrame { sock, framing, timeout } => self.recv_frame(sock, *framing, *timeout),
             Command::Wait { sock, until, timeout } => self.wait(sock, until, *timeout),
             Command::RecvLoop(spec) => self.recv_loop(spec),
+            Command::SendFrame(spec) => self.send_frame(spec),
             Command::Poll(spec) => self.poll(spec),
             Command::Epoll(spec) => self.epoll(spec),
             Command::Close { sock } => match self.close_service(sock).or_else(|| self.close_server(sock)) {
@@ -313,6 +319,7 @@ impl Lab {
             Command::Unix(u) => self.unix(u),
             Command::Serve(spec) => self.serve(spec),
             Command::Procs { server } => self.procs(server),
+            Command::Hmac(spec) => self.hmac(spec),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }

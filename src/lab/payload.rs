@@ -30,6 +30,11 @@ impl Payload {
         Ok(Payload { parts })
     }
 
+    /// Bytes already built (a frame), sent as they are.
+    pub fn from_bytes(bytes: Vec<u8>) -> Payload {
+        Payload { parts: vec![Part::Bytes(bytes)] }
+    }
+
     /// The bytes, reading any `file:` parts now.
     pub fn bytes(&self) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();

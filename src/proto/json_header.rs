@@ -98,11 +98,46 @@ pub fn encode_body(body: &[u8], order: LengthOrder) -> Result<Vec<u8>, FrameErro
 /// A header already parsed while its body is still arriving, so a large
 /// body dribbling in is not re-parsed on every push.
 #[derive(Debug)]
-struct Pending {
-    header: Map<String, Value>,
+pub struct Pending {
+    pub header: Map<String, Value>,
     /// Length prefix + JSON, in bytes from the first unread one.
-    header_len: usize,
-    body_len: usize,
+    pub header_len: usize,
+    pub body_len: usize,
+}
+
+/// The header at the front of `bytes`, without its body: for a reader
+/// that streams a large body somewhere else (a file server writing an
+/// upload to disk) instead of buffering it. Same rules and errors as
+/// [`Decoder::next_frame`]; `Ok(None)` means the header is incomplete.
+pub fn parse_header(
+    bytes: &[u8],
+    order: LengthOrder,
+    max_header: usize,
+    max_body: usize,
+) -> Result<Option<Pending>, FrameError> {
+    let Some((len, rest)) = bytes.split_first_chunk::<LEN_BYTES>() else {
+        return Ok(None);
+    };
+    let json_len = usize::try_from(order.read(*len)).unwrap_or(usize::MAX);
+    if json_len > max_header {
+        return Err(FrameError::TooLarge { len: json_len, max: max_header });
+    }
+    let Some(json) = rest.get(..json_len) else { return Ok(None) };
+    let invalid = |reason: String| FrameError::Invalid { reason };
+    let header: Map<String, Value> = match serde_json::from_slice(json) {
+        Ok(Value::Object(map)) => map,
+        Ok(other) => return Err(invalid(format!("the header is JSON but not an object: {other}"))),
+        Err(e) => return Err(invalid(format!("the {json_len}-byte header is not JSON ({e})"))),
+    };
+    let body_len = match header.get(DATA_SIZE) {
+        Some(v) => v.as_u64().ok_or_else(|| invalid(format!("\"{DATA_SIZE}\" is {v}, not a byte count")))?,
+        None => return Err(invalid(format!("the header has no \"{DATA_SIZE}\""))),
+    };
+    let body_len = usize::try_from(body_len).unwrap_or(usize::MAX);
+    if body_len > max_body {
+        return Err(FrameError::TooLarge { len: body_len, max: max_body });
+    }
+    Ok(Some(Pending { header, header_len: LEN_BYTES + json_len, body_len }))
 }
 
 /// Incremental decoder: push bytes in any chunking, pull out [`Frame`]s.
@@ -155,30 +190,7 @@ impl Decoder {
     }
 
     fn parse_header(&self) -> Result<Option<Pending>, FrameError> {
-        let pending = self.buf.unread();
-        let Some((len, rest)) = pending.split_first_chunk::<LEN_BYTES>() else {
-            return Ok(None);
-        };
-        let json_len = usize::try_from(self.order.read(*len)).unwrap_or(usize::MAX);
-        if json_len > self.max_header {
-            return Err(FrameError::TooLarge { len: json_len, max: self.max_header });
-        }
-        let Some(json) = rest.get(..json_len) else { return Ok(None) };
-        let invalid = |reason: String| FrameError::Invalid { reason };
-        let header: Map<String, Value> = match serde_json::from_slice(json) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => return Err(invalid(format!("the header is JSON but not an object: {other}"))),
-            Err(e) => return Err(invalid(format!("the {json_len}-byte header is not JSON ({e})"))),
-        };
-        let body_len = match header.get(DATA_SIZE) {
-            Some(v) => v.as_u64().ok_or_else(|| invalid(format!("\"{DATA_SIZE}\" is {v}, not a byte count")))?,
-            None => return Err(invalid(format!("the header has no \"{DATA_SIZE}\""))),
-        };
-        let body_len = usize::try_from(body_len).unwrap_or(usize::MAX);
-        if body_len > self.max_body {
-            return Err(FrameError::TooLarge { len: body_len, max: self.max_body });
-        }
-        Ok(Some(Pending { header, header_len: LEN_BYTES + json_len, body_len }))
+        parse_header(self.buf.unread(), self.order, self.max_header, self.max_body)
     }
 
     /// Call when `recv()` returns 0. `Ok(())`: the peer closed between

@@ -27,6 +27,7 @@
 //!   guesswork, so the right response is to close *this connection only*; a
 //!   server keeps serving its other clients.
 
+pub mod challenge;
 pub mod fixed;
 pub mod json_header;
 pub mod length_prefix;

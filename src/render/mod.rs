@@ -3,6 +3,7 @@
 //! Text (colored when the output is a terminal and `NO_COLOR` is unset),
 //! JSON lines (one event per line, for scripts), and Markdown for the book.
 
+mod bench_table;
 pub mod hexdump;
 pub mod markdown;
 mod table;

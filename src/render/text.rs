@@ -50,6 +50,7 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
             vec![pre(format!("{} {name} = {}{about}", "sysctl".dimmed(), value.bold()))]
         }
         Event::Table { rows } => table::render(rows),
+        Event::Bench { report } => super::bench_table::render(report),
         Event::Verdict { ok: true, text } => vec![format!("{} {text}", "✓".green().bold()).green().to_string()],
         Event::Verdict { ok: false, text } => vec![format!("{} {text}", "✗".red().bold()).red().to_string()],
         Event::Question { ask, choices } => {

@@ -73,6 +73,11 @@ impl NetlabHelper {
                 words(&SERVE_FLAGS).into_iter().filter(|f| !rest.contains(&f.as_str())).collect()
             }
             ["procs"] => socks(),
+            ["hmac"] => socks(),
+            ["hmac", _] => words(&["--replay"]),
+            ["hmac", .., "--digest"] => words(&["sha256", "md5"]),
+            ["hmac", .., "--timeout"] => Vec::new(),
+            ["hmac", _, key, ..] if *key != "--replay" => words(&["--digest", "--timeout"]),
             ["lesson"] => self.lessons.clone(),
             ["demo"] => self.demos.clone(),
             ["help"] => {
@@ -99,7 +104,7 @@ impl NetlabHelper {
             ["resolve"] => words(&["localhost", "127.0.0.1", "::1"]),
             ["resolve", _] => words(&["--family"]),
             ["resolve", _, "--family"] => words(&["4", "6"]),
-            ["sendall"] => socks(),
+            ["sendall" | "sendframe"] => socks(),
             ["sendto", _] => socks(),
             ["opt", _] => words(&SockOpt::NAMES),
             ["opt", _, "reuseaddr" | "nodelay" | "nonblock"] => words(&["on", "off"]),

@@ -5,17 +5,24 @@
 //! concurrency model is a small module that accepts connections and drives
 //! handlers. The same echo server, several ways.
 
+pub mod auth;
+pub mod cmd;
+pub mod cmd_builtins;
 pub mod config;
 pub mod conn;
 pub mod echo;
+pub mod file;
+pub mod file_root;
+pub mod framed;
 pub mod handler;
 pub mod mailbox;
 pub mod model_iterative;
 pub mod model_thread;
 pub mod protocol;
+pub mod udp;
 pub mod upper;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,10 +113,16 @@ pub fn check_loopback(addr: SocketAddr) -> Result<(), String> {
 /// A server bound and ready, not yet serving: its address is known, so a
 /// demo can start clients before [`Bound::serve`] runs on its own thread.
 pub struct Bound {
-    listener: TcpListener,
+    listener: Listener,
     local: SocketAddr,
     protocol: Protocol,
     config: Config,
+}
+
+/// A TCP listener, or the one UDP socket of `upper --udp` and `time`.
+pub enum Listener {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
 }
 
 /// Check the config and bind the listener.
@@ -117,14 +130,16 @@ pub fn bind(config: &Config) -> Result<Bound, String> {
     check_loopback(config.addr)?;
     let protocol = Protocol::new(config)?;
     if config.is_udp() {
-        return Err(format!("{} over UDP: not built yet", config.proto.name()));
+        let socket = udp::bind(config.addr)?;
+        let local = socket.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+        return Ok(Bound { listener: Listener::Udp(socket), local, protocol, config: config.clone() });
     }
     let listener = TcpListener::bind(config.addr).map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     // Non-blocking so a connection that vanishes between poll and accept
     // gives EAGAIN rather than a hang.
     listener.set_nonblocking(true).map_err(|e| format!("cannot make the listener non-blocking: {e}"))?;
     let local = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
-    Ok(Bound { listener, local, protocol, config: config.clone() })
+    Ok(Bound { listener: Listener::Tcp(listener), local, protocol, config: config.clone() })
 }
 
 impl Bound {
@@ -132,15 +147,23 @@ impl Bound {
         self.local
     }
 
-    /// Serve until `stop`; returns how many connections were accepted,
-    /// after every one is closed and every thread joined.
+    /// Serve until `stop`; returns how many connections were accepted
+    /// (datagrams answered, for UDP), after every one is closed and every
+    /// thread joined.
     pub fn serve(self, log: &Log, stop: &Stop) -> usize {
         let Bound { listener, local, protocol, config } = self;
+        let listener = match listener {
+            Listener::Tcp(l) => l,
+            Listener::Udp(socket) => return udp::serve(&socket, local, &config, log, stop),
+        };
         log.emit(&Event::notice(format!(
             "listening on {local} ({}, model {})",
             config.proto.name(),
             config.model.name()
         )));
+        for note in protocol.notes() {
+            log.emit(&Event::notice(note));
+        }
         if stop.on_signals {
             log.emit(&Event::notice("Ctrl-C or SIGTERM stops the server"));
         }

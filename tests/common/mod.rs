@@ -5,6 +5,7 @@
 pub mod demo_runs;
 pub mod playground;
 pub mod pty;
+pub mod python_client;
 pub mod server;
 
 use std::collections::BTreeSet;

@@ -41,10 +41,16 @@ fn read_lines(stdout: ChildStdout) -> Receiver<String> {
 }
 
 pub fn start(args: &[&str]) -> Server {
+    start_env(args, &[])
+}
+
+/// [`start`] with extra environment variables (NETLAB_KEY…).
+pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
         .arg("serve")
         .args(args)
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

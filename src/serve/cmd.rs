@@ -1,0 +1,221 @@
+//! cmd: a remote-command server done safely.
+//!
+//! A request is one line of UTF-8 text ending in `\n`. Classic tutorial
+//! clients send a bare command in one `send()` with no newline and wait;
+//! for them a request also ends when the connection has been idle for
+//! [`IDLE`] after data arrived. That timing rule is the classic protocol's
+//! weak spot: two commands that reach the server within 100 ms of each
+//! other — sent back to back, or queued while the server was busy — are
+//! one request, `datels`. A newline is a real boundary; a pause is a guess.
+//!
+//! Each reply is framed like the framed server's: `[4-byte length][JSON
+//! header][output]`, the header `{"status": "ok" | "error", "data_size":
+//! N}`, so a client knows exactly how many bytes of output to read — 16 MiB
+//! of `big` output arrives in many `recv()`s and is reassembled by the
+//! length, not by luck.
+//!
+//! Requests run from the allowlist in [`super::cmd_builtins`]; nothing is
+//! ever handed to a shell or started as a program. A request that only a
+//! shell would understand (`ls; rm -rf /`) gets an error reply, and the log
+//! says what a `shell=True` server would have run.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use super::cmd_builtins::{self, shell_syntax};
+use super::handler::{Ctx, Flow, Handler};
+use crate::event::CallResult;
+use crate::proto::json_header::{self, LengthOrder};
+use crate::render::hexdump::quote_text;
+
+/// How long a connection must stay quiet, after data arrived, before what
+/// it sent without a newline counts as one request.
+pub const IDLE: Duration = Duration::from_millis(100);
+
+/// Longest request line, in bytes. A command line is short; a peer that
+/// sends more without a newline is closed rather than buffered.
+pub const MAX_LINE: usize = 4096;
+
+/// Once this much output waits to be sent, further queued requests wait
+/// for the next turn (an immediate deadline), so a client pipelining many
+/// `big` requests cannot make one reply buffer grow without bound.
+const OUT_BUDGET: usize = 1 << 20;
+
+/// At end of stream there is no next turn: requests still queued run up to
+/// this much output, and the rest are dropped with a log line.
+const EOF_BUDGET: usize = 4 * cmd_builtins::MAX_BIG;
+
+/// Requests a client may queue while its replies wait unread, in bytes.
+/// A client that keeps sending without reading is closed, not buffered.
+pub const MAX_QUEUED: usize = 64 * 1024;
+
+pub struct Cmd {
+    ctx: Ctx,
+    order: LengthOrder,
+    /// Bytes of requests not yet run.
+    pending: Vec<u8>,
+    /// When the last bytes arrived: the idle rule counts from here.
+    last_data: Option<Instant>,
+    /// Complete lines are waiting for their turn (see [`OUT_BUDGET`]).
+    resume: Option<Instant>,
+}
+
+/// What ended a request, for the log.
+#[derive(Debug, Clone, Copy)]
+enum Ended {
+    Newline,
+    Idle,
+    Eof,
+}
+
+impl Ended {
+    fn name(self) -> &'static str {
+        match self {
+            Ended::Newline => "newline",
+            Ended::Idle => "100 ms idle, no newline",
+            Ended::Eof => "EOF, no newline",
+        }
+    }
+}
+
+impl Cmd {
+    pub fn new(ctx: Ctx, order: LengthOrder) -> Self {
+        Cmd { ctx, order, pending: Vec::new(), last_data: None, resume: None }
+    }
+
+    /// Runs every complete line, up to `budget` bytes of waiting output.
+    fn run_lines(&mut self, out: &mut Vec<u8>, budget: usize) -> Flow {
+        self.resume = None;
+        while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
+            if out.len() >= budget {
+                self.resume = Some(Instant::now());
+                return Flow::Continue;
+            }
+            if pos > MAX_LINE + 1 {
+                return self.too_long(pos, out);
+            }
+            let line: Vec<u8> = self.pending.drain(..=pos).take(pos).collect();
+            self.request(&line, Ended::Newline, out);
+        }
+        if self.pending.len() > MAX_LINE {
+            return self.too_long(self.pending.len(), out);
+        }
+        Flow::Continue
+    }
+
+    fn too_long(&mut self, len: usize, out: &mut Vec<u8>) -> Flow {
+        let msg = format!("a request of {len}+ bytes: lines are at most {MAX_LINE} bytes; closing this connection");
+        self.ctx.note("request", CallResult::Failed { why: msg.clone() });
+        self.reply(out, false, format!("{msg}\n").as_bytes());
+        self.pending.clear();
+        Flow::Close
+    }
+
+    /// One request: check it, run it, frame the reply, log it.
+    fn request(&mut self, line: &[u8], ended: Ended, out: &mut Vec<u8>) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let shown = quote_text(line);
+        let result = self.check_and_run(line, &shown);
+        let how = ended.name();
+        match result {
+            Ok(output) => {
+                let detail = format!("{shown} (ended by {how}) → ok, {} bytes of output", output.len());
+                self.ctx.note("request", CallResult::ok(detail));
+                self.reply(out, true, &output);
+            }
+            Err(msg) => {
+                let why = format!("{shown} (ended by {how}) → error reply: {msg}");
+                self.ctx.note("request", CallResult::Failed { why });
+                self.reply(out, false, format!("{msg}\n").as_bytes());
+            }
+        }
+    }
+
+    fn check_and_run(&self, line: &[u8], shown: &str) -> Result<Vec<u8>, String> {
+        if line.contains(&0) {
+            return Err("the request contains a NUL byte; commands are text".into());
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return Err("the request is not UTF-8 text".into());
+        };
+        if let Some((token, meaning)) = shell_syntax(text) {
+            // The lesson, shown safely: the line a shell=True server would
+            // have handed to /bin/sh -c, every program in it included.
+            let would = format!("a shell=True server would have run via /bin/sh: {shown}");
+            self.ctx.note("shell", CallResult::Failed { why: format!("{would} — refused, no shell here") });
+            return Err(format!(
+                "'{token}' is shell syntax ({meaning}), and no shell is involved here: \
+                 this server runs one built-in per request (try help)"
+            ));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        cmd_builtins::run(text, now)
+    }
+
+    fn reply(&self, out: &mut Vec<u8>, ok: bool, body: &[u8]) {
+        let mut header = Map::new();
+        header.insert("status".into(), Value::from(if ok { "ok" } else { "error" }));
+        match json_header::encode(&header, body, self.order) {
+            Ok(frame) => out.extend_from_slice(&frame),
+            Err(e) => self.ctx.note("reply", CallResult::Failed { why: e.to_string() }),
+        }
+    }
+}
+
+impl Handler for Cmd {
+    fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Flow {
+        self.pending.extend_from_slice(input);
+        self.last_data = Some(Instant::now());
+        let flow = self.run_lines(out, OUT_BUDGET);
+        if flow == Flow::Continue && self.pending.len() > MAX_QUEUED {
+            let why = format!(
+                "{} bytes of requests queued while the replies wait unread (at most {MAX_QUEUED}); closing this connection",
+                self.pending.len()
+            );
+            self.ctx.note("request", CallResult::Failed { why });
+            self.pending.clear();
+            return Flow::Close;
+        }
+        flow
+    }
+
+    fn on_eof(&mut self, out: &mut Vec<u8>) -> Flow {
+        self.run_lines(out, EOF_BUDGET);
+        if self.resume.is_some() {
+            let left = self.pending.len();
+            let why = format!("the client closed; {left} bytes of queued requests are dropped unanswered");
+            self.ctx.note("request", CallResult::Failed { why });
+        } else if !self.pending.is_empty() {
+            // The classic client's last command: sent without a newline,
+            // then shutdown(SHUT_WR) instead of a pause.
+            let line = std::mem::take(&mut self.pending);
+            self.request(&line, Ended::Eof, out);
+        }
+        Flow::Close
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if self.resume.is_some() {
+            return self.resume;
+        }
+        if self.pending.is_empty() { None } else { self.last_data.map(|t| t + IDLE) }
+    }
+
+    fn on_deadline(&mut self, out: &mut Vec<u8>) -> Flow {
+        if self.resume.is_some() {
+            return self.run_lines(out, OUT_BUDGET);
+        }
+        if !self.pending.is_empty() {
+            let line = std::mem::take(&mut self.pending);
+            self.request(&line, Ended::Idle, out);
+        }
+        Flow::Continue
+    }
+}
+
+#[cfg(test)]
+#[path = "cmd_tests.rs"]
+mod tests;
