@@ -11,8 +11,10 @@ mod byteorder;
 mod chat;
 mod close;
 mod cmd;
+mod concurrency;
 mod echo;
 mod eof;
+mod epoll;
 mod errors;
 mod file;
 mod framing;
@@ -20,6 +22,7 @@ mod handshake;
 mod nonblocking;
 mod partial;
 mod ports;
+mod select;
 mod sticky;
 mod timewait;
 mod udp;
@@ -121,6 +124,24 @@ pub const DEMOS: &[DemoInfo] = &[
         title: "one recv blocking, with SO_RCVTIMEO, non-blocking; a spin loop versus one poll()",
         lesson: "blocking-nonblocking",
         run: nonblocking::run,
+    },
+    DemoInfo {
+        name: "concurrency",
+        title: "one echo server four ways: iterative (the second client waits), thread, fork (zombies and reaping), pool",
+        lesson: "concurrency",
+        run: concurrency::run,
+    },
+    DemoInfo {
+        name: "select",
+        title: "select: many clients served by one thread, and the FD_SETSIZE (1024) wall",
+        lesson: "multiplexing",
+        run: select::run,
+    },
+    DemoInfo {
+        name: "epoll",
+        title: "epoll: level-triggered vs edge-triggered readiness, and an edge-triggered server that reads until EAGAIN",
+        lesson: "multiplexing",
+        run: epoll::run,
     },
     DemoInfo {
         name: "backlog",

@@ -10,6 +10,7 @@ use super::addr::AddrSpec;
 pub use super::command_help::{COMMANDS, CommandHelp, PAYLOAD_HELP, command_words, unknown_command};
 pub use super::command_serve::ServeSpec;
 use super::command_unix::{self, UnixCommand};
+pub use super::exec_epoll::EpollSpec;
 pub use super::exec_hmac::{HmacAnswer, HmacSpec};
 pub use super::exec_opt::SockOpt;
 pub use super::exec_poll::{PollEvents, PollSpec};
@@ -51,10 +52,12 @@ pub enum Command {
         reuseaddr: bool,
         backlog: i32,
     },
+    /// `count`: that many clients at once, named NAME1…NAMEn (`--count N`).
     TcpConnect {
         target: AddrSpec,
         name: Option<String>,
         timeout: Option<Duration>,
+        count: Option<usize>,
     },
     Accept {
         listener: String,
@@ -117,6 +120,7 @@ pub enum Command {
     RecvLoop(RecvLoop),
     SendFrame(SendFrame),
     Poll(PollSpec),
+    Epoll(EpollSpec),
     Close {
         sock: String,
     },
@@ -216,6 +220,7 @@ impl Command {
             "recv" | "recvfrom" => parse_recv(first, rest),
             "recvloop" => RecvLoop::parse(rest).map(Command::RecvLoop),
             "poll" => PollSpec::parse(rest).map(Command::Poll),
+            "epoll" => EpollSpec::parse(rest).map(Command::Epoll),
             "wait" => parse_wait(rest),
             "follow" | "unfollow" => {
                 let a = Args::parse(rest, &[], &[])?;
@@ -292,6 +297,7 @@ impl Command {
             self,
             Command::Sockets
                 | Command::Poll(_)
+                | Command::Epoll(_)
                 | Command::Sysctl { .. }
                 | Command::Resolve { .. }
                 | Command::Addr { .. }
@@ -331,6 +337,7 @@ impl Command {
             Command::RecvLoop(r) => Some(&r.sock),
             Command::SendFrame(f) => Some(&f.sock),
             Command::Poll(p) => p.socks.first().map(String::as_str),
+            Command::Epoll(e) => Some(&e.sock),
             Command::Sockets | Command::Sysctl { .. } | Command::Resolve { .. } => None,
             Command::Serve(spec) => spec.name.as_deref(),
             Command::Procs { server } => Some(server),
@@ -358,11 +365,18 @@ fn parse_tcp(rest: &[String]) -> Result<Command, String> {
             Ok(Command::TcpListen { addr, name: a.name.clone(), reuseaddr: !a.has("no-reuseaddr"), backlog })
         }
         Some("connect") => {
-            let a = Args::parse(&rest[1..], TIMEOUT, &[])?;
+            let a = Args::parse(&rest[1..], &["timeout", "count"], &[])?;
             let [target] = a.positional.as_slice() else {
-                return Err("usage: tcp connect ADDR|NAME [as NAME], e.g. tcp connect srv as cli".into());
+                return Err("usage: tcp connect ADDR|NAME [as NAME] [--count N], e.g. tcp connect srv as cli".into());
             };
-            Ok(Command::TcpConnect { target: AddrSpec::parse(target)?, name: a.name.clone(), timeout: timeout(&a)? })
+            let count = a.number::<usize>("count")?;
+            if let Some(n) = count
+                && !(1..=super::exec_connect_many::MAX_COUNT).contains(&n)
+            {
+                return Err(format!("--count wants 1..{}", super::exec_connect_many::MAX_COUNT));
+            }
+            let (target, name, timeout) = (AddrSpec::parse(target)?, a.name.clone(), timeout(&a)?);
+            Ok(Command::TcpConnect { target, name, timeout, count })
         }
         _ => Err("tcp what? use: tcp listen [ADDR] [as NAME]  or  tcp connect ADDR|NAME [as NAME]".into()),
     }

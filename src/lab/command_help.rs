@@ -16,8 +16,8 @@ pub const COMMANDS: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "tcp connect",
-        usage: "tcp connect ADDR|NAME [as NAME] [--timeout MS]",
-        about: "socket + connect to a listener",
+        usage: "tcp connect ADDR|NAME [as NAME] [--timeout MS] [--count N]",
+        about: "socket + connect to a listener; --count N: N clients at once, named NAME1…NAMEn, shown as one line",
     },
     CommandHelp {
         name: "accept",
@@ -94,6 +94,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         name: "poll",
         usage: "poll SOCK… [in] [out] [rdhup] [--timeout MS]",
         about: "one poll(): wait until a socket is readable (in, the default) or writable; shows revents",
+    },
+    CommandHelp {
+        name: "epoll",
+        usage: "epoll SOCK [--edge] [--waits N] [--timeout MS]",
+        about: "register SOCK with a new epoll (level, or --edge: EPOLLET), epoll_wait N times without reading; shows each wait's events",
     },
     CommandHelp {
         name: "wait",

@@ -21,7 +21,12 @@ fn family(addr: SocketAddr) -> &'static str {
 /// connect() that a timeout or Ctrl-C can end: start it non-blocking,
 /// wait for the socket to become writable (handshake done or failed),
 /// then ask SO_ERROR which it was. `announce` runs if the wait blocks.
-fn connect(sock: &Socket, target: SocketAddr, timeout: Duration, announce: impl FnOnce()) -> std::io::Result<Waited> {
+pub(super) fn connect(
+    sock: &Socket,
+    target: SocketAddr,
+    timeout: Duration,
+    announce: impl FnOnce(),
+) -> std::io::Result<Waited> {
     sock.set_nonblocking(true)?;
     let started = match sock.connect(&SockAddr::from(target)) {
         Ok(()) => Ok(Waited::Ready(PollFlags::POLLOUT)),
@@ -40,7 +45,7 @@ fn connect(sock: &Socket, target: SocketAddr, timeout: Duration, announce: impl 
     Ok(waited)
 }
 
-fn local_addr(sock: &Socket) -> std::io::Result<SocketAddr> {
+pub(super) fn local_addr(sock: &Socket) -> std::io::Result<SocketAddr> {
     sock.local_addr()?.as_socket().ok_or_else(|| std::io::Error::other("not an internet socket"))
 }
 

@@ -10,6 +10,8 @@ pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
 mod exec_conn;
+mod exec_connect_many;
+mod exec_epoll;
 mod exec_follow;
 mod exec_framing;
 mod exec_hmac;
@@ -294,7 +296,12 @@ impl Lab {
             Command::TcpListen { addr, name, reuseaddr, backlog } => {
                 self.tcp_listen(addr.as_ref(), name.as_deref(), *reuseaddr, *backlog)
             }
-            Command::TcpConnect { target, name, timeout } => self.tcp_connect(target, name.as_deref(), *timeout),
+            Command::TcpConnect { target, name, timeout, count: None } => {
+                self.tcp_connect(target, name.as_deref(), *timeout)
+            }
+            Command::TcpConnect { target, name, timeout, count: Some(n) } => {
+                self.tcp_connect_many(target, name.as_deref(), *timeout, *n)
+            }
             Command::Accept { listener, name, timeout } => self.accept(listener, name.as_deref(), *timeout),
             Command::UdpBind { addr, name } => self.udp_bind(addr.as_ref(), name.as_deref()),
             Command::UdpServeTime { addr, name } => self.udp_serve_time(addr.as_ref(), name.as_deref()),
@@ -311,6 +318,7 @@ impl Lab {
             Command::RecvLoop(spec) => self.recv_loop(spec),
             Command::SendFrame(spec) => self.send_frame(spec),
             Command::Poll(spec) => self.poll(spec),
+            Command::Epoll(spec) => self.epoll(spec),
             Command::Close { sock } => match self.close_service(sock).or_else(|| self.close_server(sock)) {
                 Some(outcome) => Ok(outcome),
                 None => self.close(sock),

@@ -96,6 +96,11 @@ impl NetlabHelper {
                 all.retain(|w| !before[1..].contains(&w.as_str()));
                 all
             }
+            ["epoll"] => socks(),
+            ["epoll", .., "--waits" | "--timeout"] => Vec::new(),
+            ["epoll", _, rest @ ..] => {
+                words(&["--edge", "--waits", "--timeout"]).into_iter().filter(|f| !rest.contains(&f.as_str())).collect()
+            }
             ["resolve"] => words(&["localhost", "127.0.0.1", "::1"]),
             ["resolve", _] => words(&["--family"]),
             ["resolve", _, "--family"] => words(&["4", "6"]),
@@ -197,6 +202,7 @@ mod tests {
         assert_eq!(h.candidates(&["socketpair"]), vec!["stream", "dgram", "seqpacket"]);
         assert_eq!(h.candidates(&["recvloop"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["poll", "cli"]), vec!["srv", "in", "out", "rdhup"]);
+        assert_eq!(h.candidates(&["epoll", "cli", "--edge"]), vec!["--waits", "--timeout"]);
         assert_eq!(h.candidates(&["recv", "conn", "--frame"]), Framing::NAMES.to_vec());
         assert_eq!(h.candidates(&["udp", "serve"]), vec!["time"]);
         assert_eq!(h.candidates(&["relay"]), vec!["udp"]);
