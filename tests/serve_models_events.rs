@@ -92,3 +92,37 @@ fn event_loops_echo_8_mib_past_their_output_cap() {
         stop(server);
     }
 }
+
+/// A `get` request frame for the file server, big-endian.
+fn get_frame(name: &str) -> Vec<u8> {
+    let header = format!(r#"{{"cmd":"get","name":"{name}","data_size":0}}"#);
+    let mut f = (header.len() as u32).to_be_bytes().to_vec();
+    f.extend_from_slice(header.as_bytes());
+    f
+}
+
+#[test]
+fn a_client_that_asks_for_downloads_and_never_reads_is_cut_off_not_buffered() {
+    let root = std::env::temp_dir().join(format!("netlab-ev-file-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("big.bin"), vec![7u8; 4 << 20]).unwrap();
+    let root_arg = root.display().to_string();
+    for variant in EVENT_LOOPS {
+        let what = variant.join(" ");
+        let server = start_with("file", variant, &["--root", &root_arg]);
+        let mut greedy = connect(server.addr);
+        // 4 MiB answers per request; 3 MiB of requests, none of the answers read.
+        let requests: Vec<u8> = get_frame("big.bin").repeat((3 << 20) / get_frame("big.bin").len());
+        // The server may close mid-send (EPIPE / ECONNRESET): that is the point.
+        let _ = greedy.write_all(&requests);
+        wait_log(&server, "too many requests queued without reading the replies", 1);
+        // A polite client is still served by the same single thread.
+        let mut polite = connect(server.addr);
+        polite.write_all(&get_frame("nosuch")).unwrap();
+        let mut len = [0u8; 4];
+        polite.read_exact(&mut len).unwrap_or_else(|e| panic!("{what}: the polite client waits: {e}"));
+        drop((greedy, polite));
+        stop(server);
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

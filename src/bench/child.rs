@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -17,14 +16,7 @@ use crate::lab::cancel;
 /// How long a process gets to exit after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(3);
 
-/// The netlab binary to run servers from: `NETLAB_BIN` (tests and
-/// `cargo bench` point it at the freshly built binary), else this one.
-pub fn netlab_bin() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("NETLAB_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    std::env::current_exe().map_err(|e| format!("cannot find the netlab binary ({e}); set NETLAB_BIN to its path"))
-}
+pub use crate::lab::server_proc::netlab_bin;
 
 /// A line a child printed, from stdout or stderr.
 #[derive(Debug, Clone)]
@@ -59,6 +51,9 @@ impl Guard {
     pub fn spawn(mut cmd: Command, what: &str) -> Result<Guard, String> {
         use std::os::unix::process::CommandExt;
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).env("NO_COLOR", "1");
+        // Its own process group: Ctrl-C reaches the bench alone, which
+        // stops its servers in order; a SIGKILL can reach forked children.
+        cmd.process_group(0);
         // If the bench dies without running Drop (SIGKILL), the kernel
         // sends the child SIGTERM, so no server outlives it. Every child
         // is started from the main thread, whose exit is what triggers it.
@@ -166,7 +161,8 @@ impl Drop for Guard {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let _ = self.child.kill();
+        // The whole group: a fork-model server's children too.
+        let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
         let _ = self.child.wait();
     }
 }

@@ -131,7 +131,12 @@ impl Lab {
             return Err(format!("'{name}' is not followed: follow {name} first, then wait {name} heard TEXT"));
         }
         let call = format!("wait until the receive thread heard {}", quote_text(text.as_bytes()));
-        let try_now = |f: &Follower| f.take_heard(text.as_bytes()).ok_or(f.ended());
+        // `ended` first: bytes and EOF arriving between the two looks must
+        // still find the bytes (EOF is only set after the last of them).
+        let try_now = |f: &Follower| {
+            let ended = f.ended();
+            f.take_heard(text.as_bytes()).ok_or(ended)
+        };
         let first = self.follows.get(name).map(try_now);
         let found = match first {
             Some(Ok(bytes)) => Ok(bytes),

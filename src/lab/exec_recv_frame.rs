@@ -198,8 +198,9 @@ impl Lab {
             if patience.is_none() {
                 let err = std::io::Error::from_raw_os_error(Errno::EAGAIN as i32);
                 let why = format!(
-                    "{name} is non-blocking and only {n} bytes of a {} frame are queued: call again when more arrive",
-                    framing.name()
+                    "{name} is non-blocking and only {n} bytes of a {} frame are queued: call again when more arrive{}",
+                    framing.name(),
+                    lost(taken.len())
                 );
                 return Ok(self.would_block(name, &call, &err, why));
             }
@@ -226,7 +227,8 @@ impl Lab {
                 })
             };
             if let Err(waited) = stopped {
-                let missing = format!("no complete {} frame arrived ({n} bytes queued)", framing.name());
+                let missing =
+                    format!("no complete {} frame arrived ({n} bytes so far){}", framing.name(), lost(taken.len()));
                 return Ok(self.gave_up(name, &call, waited, timeout, &missing, true));
             }
         }
@@ -269,6 +271,15 @@ impl Lab {
             value: found.header,
             ..Outcome::default()
         })
+    }
+}
+
+/// Said when a call gives up on a frame whose start it had read out.
+fn lost(taken: usize) -> String {
+    if taken == 0 {
+        String::new()
+    } else {
+        format!(" — its first {taken} bytes were already read out of the queue and are gone with this call")
     }
 }
 

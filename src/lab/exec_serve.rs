@@ -98,6 +98,7 @@ impl Lab {
         let call = format!("wait for log line containing {text:?}");
         let deadline = Instant::now() + timeout;
         let mut announced = false;
+        let mut gone = false;
         loop {
             let s = &mut self.servers[i];
             if let Some(found) = s.log[s.cursor..].iter().position(|l| l.contains(text)) {
@@ -108,8 +109,10 @@ impl Lab {
                 return Ok(Outcome::of(name, result));
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || cancel::is_cancelled() {
-                let why = if left.is_zero() {
+            if left.is_zero() || cancel::is_cancelled() || gone {
+                let why = if gone {
+                    "the server exited without logging such a line".to_string()
+                } else if left.is_zero() {
                     format!("no such line within {} ms", timeout.as_millis())
                 } else {
                     "cancelled (Ctrl-C)".to_string()
@@ -123,7 +126,9 @@ impl Lab {
                 self.emit(super::waiting_notice(name, &format!("a log line containing {text:?}"), timeout));
             }
             // Block on the server's pipe, in slices so Ctrl-C is noticed.
-            if let Some(line) = self.servers[i].proc.next_line(left.min(Duration::from_millis(50))) {
+            let next = self.servers[i].proc.next_line(left.min(Duration::from_millis(50)));
+            gone = next.is_err();
+            if let Ok(Some(line)) = next {
                 let s = &mut self.servers[i];
                 if let Line::Out(t) = &line {
                     s.keep(strip_stamp(t));

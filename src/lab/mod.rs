@@ -38,7 +38,7 @@ pub mod ports;
 pub mod privileged;
 mod procs;
 pub mod resolve;
-mod server_proc;
+pub(crate) mod server_proc;
 pub mod service;
 pub mod sysctl;
 pub mod tokens;

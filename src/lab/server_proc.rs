@@ -18,7 +18,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 /// How long a server may take to print its address, or to exit after SIGTERM.
@@ -59,6 +59,9 @@ fn forward(stream: impl Read + Send + 'static, tx: Sender<Line>, wrap: fn(String
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
+            if strip_stamp(&line) == crate::serve::STOP_HINT {
+                continue;
+            }
             if tx.send(wrap(line)).is_err() {
                 break;
             }
@@ -147,9 +150,14 @@ impl ServerProc {
         self.lines.try_iter().collect()
     }
 
-    /// Wait up to `timeout` for the next line.
-    pub fn next_line(&self, timeout: Duration) -> Option<Line> {
-        self.lines.recv_timeout(timeout).ok()
+    /// Wait up to `timeout` for the next line. `Err(())`: the server has
+    /// exited (both pipes closed), so no line will ever come.
+    pub fn next_line(&self, timeout: Duration) -> Result<Option<Line>, ()> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Ok(Some(line)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(()),
+        }
     }
 
     /// SIGTERM, then wait for the exit (SIGKILL if it does not come):
@@ -173,7 +181,8 @@ impl ServerProc {
         let status = match exited {
             Ok(status) => status.to_string(),
             Err(_) => {
-                let _ = self.child.kill();
+                // The whole group: a fork-model server's children too.
+                let _ = killpg(pid, Signal::SIGKILL);
                 self.child.wait().map_or_else(|e| e.to_string(), |s| format!("{s} (killed: it ignored SIGTERM)"))
             }
         };
@@ -190,7 +199,7 @@ impl Drop for ServerProc {
         if self.readers.is_empty() {
             return;
         }
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
         let _ = self.child.wait();
         for r in self.readers.drain(..) {
             let _ = r.join();

@@ -64,9 +64,7 @@ impl Auth {
         Auth { ctx, settings, state: waiting }
     }
 
-    /// The handler for one connection; without settings (never, once
-    /// `Protocol::new` checked them) it refuses everyone rather than echo
-    /// for an unauthenticated client.
+    /// Log why, send nothing, close: a failed client learns nothing more.
     fn refuse(&mut self, why: String) -> Flow {
         self.ctx.note(&format!("auth failed: {why}"), CallResult::Failed { why: "closing the connection".into() });
         self.state = State::Closing;

@@ -25,8 +25,8 @@ pub const OUT_CAP: usize = 1 << 20;
 /// Reads per wake-up before the connection lets the others have a turn:
 /// a client that sends as fast as it reads could otherwise keep the one
 /// thread busy forever (the starvation epoll(7) warns about). Kept well
-/// under a mailbox's capacity (1 MiB): what one chat member says in one
-/// turn must fit in the others' mailboxes until their turn comes.
+/// under a mailbox's capacity (1 MiB), so what one chat member says in
+/// one turn usually fits in the others' mailboxes until their turn comes.
 pub const READ_BUDGET: usize = 4;
 
 /// The loop's shared receive buffer: one per loop, not one per connection,
@@ -114,7 +114,16 @@ impl EventConn {
         self.mailbox.as_ref().map(|m| m.fd())
     }
 
+    /// The handler's deadline, while it can act on it: not once it stopped
+    /// reading, and not while output is unsent. Handlers say "call me
+    /// again for more output" with a deadline of now (file's get, cmd's
+    /// long replies); with output still queued that would be a 0 ms timer
+    /// spinning the loop, so they wait for the socket to take it instead
+    /// (writability wakes the connection).
     pub fn deadline(&self) -> Option<Instant> {
+        if !self.reading || self.unsent() > 0 {
+            return None;
+        }
         self.handler.deadline()
     }
 
@@ -139,10 +148,7 @@ impl EventConn {
             self.drained = false;
         }
         self.collect_mail(ready.mail);
-        if self.reading
-            && self.handler.deadline().is_some_and(|d| d <= now)
-            && self.handler.on_deadline(&mut self.out) == Flow::Close
-        {
+        if self.deadline().is_some_and(|d| d <= now) && self.handler.on_deadline(&mut self.out) == Flow::Close {
             self.reading = false;
         }
         let mut budget = READ_BUDGET;

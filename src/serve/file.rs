@@ -394,6 +394,11 @@ impl Handler for FileServer {
             return Flow::Close;
         }
         self.buf.extend_from_slice(input);
+        // While a download is going out, step() takes no input: a client
+        // that keeps sending without reading must not fill our memory.
+        if self.more && self.buf.len() > MAX_BACKLOG {
+            return self.fatal(out, "too many requests queued without reading the replies");
+        }
         self.step(out)
     }
 

@@ -10,7 +10,8 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 /// Past this many undelivered bytes a mailbox refuses more: a client that
 /// never reads must not make the server buffer without limit. Four times
 /// what an event loop reads from one client per turn (see event_conn), so
-/// a member who does read never loses a line to a fast talker.
+/// a member who reads keeps up with an ordinary fast talker; a flood of
+/// tiny lines (each gains a `nick: ` prefix) can still overflow it.
 pub const MAILBOX_CAP: usize = 1 << 20;
 
 pub struct Mailbox {
@@ -33,10 +34,14 @@ impl Mailbox {
         if pending.len() + bytes.len() > MAILBOX_CAP {
             return false;
         }
+        let was_empty = pending.is_empty();
         pending.extend_from_slice(bytes);
         drop(pending);
-        // EAGAIN means the counter is already non-zero: the reader will wake anyway.
-        let _ = self.wake.write(1);
+        // One wake-up per batch, not one syscall per line: bytes joining a
+        // non-empty mailbox are taken with the ones that woke the reader.
+        if was_empty {
+            let _ = self.wake.write(1);
+        }
         true
     }
 

@@ -45,6 +45,11 @@ pub use protocol::Protocol;
 use crate::event::{CallResult, Event, Sink};
 use crate::lab::cancel;
 
+/// What `netlab serve` says after its address. The playground does not
+/// show it: there the server has its own process group, Ctrl-C does not
+/// reach it, and `close NAME` stops it.
+pub const STOP_HINT: &str = "Ctrl-C or SIGTERM stops the server";
+
 /// How often blocked calls wake up to notice a stop.
 pub const TICK: Duration = Duration::from_millis(100);
 
@@ -177,7 +182,7 @@ impl Bound {
             log.emit(&Event::notice(note));
         }
         if stop.on_signals {
-            log.emit(&Event::notice("Ctrl-C or SIGTERM stops the server"));
+            log.emit(&Event::notice(STOP_HINT));
         }
         let server = Server { listener: &listener, protocol: &protocol, config: &config, log, stop };
         let accepted = match config.model {

@@ -104,6 +104,9 @@ fn child(server: &Server, stream: TcpStream, ctx: &Ctx, mut handler: Box<dyn Han
     let stop = Stop::on_signals();
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         conn::serve_client(stream, ctx, handler.as_mut(), &stop);
+        // _exit runs no destructors: the handler's cleanup (a half-written
+        // upload's temporary file) happens here or never.
+        drop(handler);
     }));
     let _ = std::io::stdout().flush();
     let code = if served.is_ok() { 0 } else { 101 };

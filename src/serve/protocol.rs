@@ -19,10 +19,17 @@ pub struct Protocol {
     shared: Shared,
 }
 
-/// What one protocol's connections share, checked once by `new`.
+/// Which handler each connection gets, with what its connections share,
+/// checked once by `new`: auth cannot exist without its key, so no path
+/// can hand out an unauthenticated echo instead.
 #[derive(Clone)]
 enum Shared {
-    Nothing,
+    Echo,
+    Upper,
+    Framed,
+    Cmd,
+    /// Served by the UDP loop, never per connection.
+    Time,
     /// auth's key, digest and timeout.
     Auth(super::auth::AuthSettings),
     /// file: the served directory; a fresh one is removed when the last clone goes.
@@ -42,7 +49,11 @@ impl Protocol {
             return Err(format!("{} is a TCP protocol; --udp works with upper and time", proto.name()));
         }
         let shared = match proto {
-            Proto::Echo | Proto::Upper | Proto::Time | Proto::Framed | Proto::Cmd => Shared::Nothing,
+            Proto::Echo => Shared::Echo,
+            Proto::Upper => Shared::Upper,
+            Proto::Framed => Shared::Framed,
+            Proto::Cmd => Shared::Cmd,
+            Proto::Time => Shared::Time,
             Proto::Auth => Shared::Auth(super::auth::AuthSettings::from_config(config)?),
             Proto::File => Shared::File(Arc::new(FileRoot::open(config.root.as_deref())?)),
             Proto::Chat => Shared::Chat(Arc::default()),
@@ -71,18 +82,15 @@ impl Protocol {
 
     /// A fresh handler for one connection.
     pub fn handler(&self, ctx: Ctx) -> Box<dyn Handler> {
-        match (self.proto, &self.shared) {
-            (Proto::Auth, Shared::Auth(settings)) => Box::new(super::auth::Auth::new(ctx, settings.clone())),
-            (Proto::Chat, Shared::Chat(room)) => Box::new(super::chat::Chat::new(Arc::clone(room), ctx)),
-            (Proto::File, Shared::File(root)) => {
-                Box::new(super::file::FileServer::new(root.clone(), self.order(), ctx))
-            }
-            (Proto::Upper, _) => Box::new(super::upper::Upper),
-            (Proto::Framed, _) => Box::new(super::framed::Framed::new(ctx, self.order())),
-            (Proto::Cmd, _) => Box::new(super::cmd::Cmd::new(ctx, self.order())),
-            // Time is served by the UDP loop, never per connection; auth,
-            // file and chat always have their shared state (see `new`).
-            (Proto::Echo | Proto::Time | Proto::Auth | Proto::File | Proto::Chat, _) => Box::new(super::echo::Echo),
+        match &self.shared {
+            Shared::Auth(settings) => Box::new(super::auth::Auth::new(ctx, settings.clone())),
+            Shared::Chat(room) => Box::new(super::chat::Chat::new(Arc::clone(room), ctx)),
+            Shared::File(root) => Box::new(super::file::FileServer::new(root.clone(), self.order(), ctx)),
+            Shared::Upper => Box::new(super::upper::Upper),
+            Shared::Framed => Box::new(super::framed::Framed::new(ctx, self.order())),
+            Shared::Cmd => Box::new(super::cmd::Cmd::new(ctx, self.order())),
+            // Time never reaches here: the UDP loop answers it.
+            Shared::Echo | Shared::Time => Box::new(super::echo::Echo),
         }
     }
 }

@@ -50,7 +50,7 @@ pub fn serve(socket: &UdpSocket, local: SocketAddr, config: &Config, log: &Log, 
         )));
     }
     if stop.on_signals {
-        log.emit(&Event::notice("Ctrl-C or SIGTERM stops the server"));
+        log.emit(&Event::notice(super::STOP_HINT));
     }
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut answered = 0;
