@@ -152,21 +152,26 @@ fn crowd(lab: &mut Lab, addr: &str, kept: &Kept) -> Result<usize, String> {
         cancel::wait_until(settle, accepted).map_err(|_| format!("the server did not accept {want} clients"))?;
     }
     let refused = kept.count("FD_SETSIZE");
-    must(lab, "send b0_1 \"below the wall\"")?;
-    let echo = must(lab, "recv b0_1")?;
+    // conn#K is the K-th client: each connect finished before the next
+    // began, and the server accepts in queue order. Which ones it served
+    // depends on how many descriptors the process already had, so ask its log.
+    let client = |pattern: &str| -> Result<String, String> {
+        let line = kept.first(pattern).unwrap_or_default();
+        let k: usize = line
+            .strip_prefix("conn#")
+            .and_then(|rest| rest.split(' ').next()?.parse().ok())
+            .filter(|k| (1..=CROWD).contains(k))
+            .ok_or_else(|| format!("no {pattern:?} line for a client in the server's log: {line:?}"))?;
+        Ok(format!("b{}_{}", (k - 1) / BATCH, (k - 1) % BATCH + 1))
+    };
+    let served = client(" accept → ")?;
+    must(lab, &format!("send {served} \"below the wall\""))?;
+    let echo = must(lab, &format!("recv {served}"))?;
     lab.verdict(
         echo.bytes.as_deref() == Some(b"below the wall".as_slice()),
-        "the first client, far below the wall, is served",
+        format!("{served}, the first client below the wall, is served"),
     );
-    // conn#K is the K-th client: each connect finished before the next
-    // began, and the server accepts in queue order.
-    let line = kept.first("FD_SETSIZE").unwrap_or_default();
-    let k: usize = line
-        .strip_prefix("conn#")
-        .and_then(|rest| rest.split(' ').next()?.parse().ok())
-        .filter(|k| (1..=CROWD).contains(k))
-        .ok_or_else(|| format!("no refused connection in the server's log: {line:?}"))?;
-    let name = format!("b{}_{}", (k - 1) / BATCH, (k - 1) % BATCH + 1);
+    let name = client("FD_SETSIZE")?;
     let eof = must(lab, &format!("recv {name}"))?;
     lab.verdict(
         eof.bytes.as_deref() == Some(&[][..]),
