@@ -18,7 +18,7 @@ pub use super::exec_recv_loop::RecvLoop;
 pub use super::exec_sendframe::SendFrame;
 use super::payload::{IntFormat, Payload};
 pub use super::resolve::IpFamily;
-use super::service::faults::{Faults, Rate};
+use super::service::faults::Faults;
 use super::tokens::{self, Args};
 use crate::wire::kernel::TcpState;
 
@@ -166,7 +166,7 @@ pub enum Command {
     Hmac(HmacSpec),
 }
 
-const TIMEOUT: &[&str] = &["timeout"];
+pub(super) const TIMEOUT: &[&str] = &["timeout"];
 
 impl Command {
     pub fn parse(line: &str) -> Result<Command, String> {
@@ -174,7 +174,7 @@ impl Command {
         let first = words.first().map(String::as_str).unwrap_or_default();
         let rest = words.get(1..).unwrap_or_default();
         match first {
-            "tcp" => parse_tcp(rest),
+            "tcp" => super::command_open::parse_tcp(rest),
             "udp" => match rest.first().map(String::as_str) {
                 Some("bind") => {
                     let a = Args::parse(&rest[1..], &[], &[])?;
@@ -191,7 +191,7 @@ impl Command {
                 }
                 _ => Err("udp what? use: udp bind [ADDR] [as NAME]  or  udp serve time [ADDR] [as NAME]".into()),
             },
-            "relay" => parse_relay(rest),
+            "relay" => super::command_open::parse_relay(rest),
             "accept" => {
                 let a = Args::parse(rest, TIMEOUT, &[])?;
                 let listener = one_sock(&a.positional, "accept LISTENER [as NAME]")?;
@@ -217,11 +217,11 @@ impl Command {
                 let target = AddrSpec::parse(target)?;
                 Ok(Command::SendTo { sock: sock.clone(), target, payload: Payload::parse(payload)? })
             }
-            "recv" | "recvfrom" => parse_recv(first, rest),
+            "recv" | "recvfrom" => super::command_read::parse_recv(first, rest),
             "recvloop" => RecvLoop::parse(rest).map(Command::RecvLoop),
             "poll" => PollSpec::parse(rest).map(Command::Poll),
             "epoll" => EpollSpec::parse(rest).map(Command::Epoll),
-            "wait" => parse_wait(rest),
+            "wait" => super::command_read::parse_wait(rest),
             "follow" | "unfollow" => {
                 let a = Args::parse(rest, &[], &[])?;
                 let sock = one_sock(&a.positional, &format!("{first} SOCK"))?;
@@ -347,147 +347,7 @@ impl Command {
     }
 }
 
-fn parse_tcp(rest: &[String]) -> Result<Command, String> {
-    match rest.first().map(String::as_str) {
-        Some("listen") => {
-            let a = Args::parse(&rest[1..], &["backlog"], &["no-reuseaddr", "unprivileged"])?;
-            let addr = optional_addr(&a.positional, "tcp listen [ADDR] [as NAME]")?;
-            if a.has("unprivileged") {
-                // A separate command: it never makes a listener, only tries the bind.
-                let addr =
-                    addr.ok_or("--unprivileged wants a privileged port, e.g. tcp listen 127.0.0.1:80 --unprivileged")?;
-                return Ok(Command::BindUnprivileged { addr, name: a.name.clone() });
-            }
-            let backlog = a.number::<i32>("backlog")?.unwrap_or(128);
-            if !(0..=65535).contains(&backlog) {
-                return Err("--backlog wants 0..65535".into());
-            }
-            Ok(Command::TcpListen { addr, name: a.name.clone(), reuseaddr: !a.has("no-reuseaddr"), backlog })
-        }
-        Some("connect") => {
-            let a = Args::parse(&rest[1..], &["timeout", "count"], &[])?;
-            let [target] = a.positional.as_slice() else {
-                return Err("usage: tcp connect ADDR|NAME [as NAME] [--count N], e.g. tcp connect srv as cli".into());
-            };
-            let count = a.number::<usize>("count")?;
-            if let Some(n) = count
-                && !(1..=super::exec_connect_many::MAX_COUNT).contains(&n)
-            {
-                return Err(format!("--count wants 1..{}", super::exec_connect_many::MAX_COUNT));
-            }
-            let (target, name, timeout) = (AddrSpec::parse(target)?, a.name.clone(), timeout(&a)?);
-            Ok(Command::TcpConnect { target, name, timeout, count })
-        }
-        _ => Err("tcp what? use: tcp listen [ADDR] [as NAME]  or  tcp connect ADDR|NAME [as NAME]".into()),
-    }
-}
-
-fn parse_relay(rest: &[String]) -> Result<Command, String> {
-    let usage = "usage: relay udp [FROM] TO [--loss P] [--dup P] [--reorder P] [--seed N] [as NAME], e.g. relay udp srv --loss 25 as net";
-    let Some(("udp", rest)) = rest.split_first().map(|(p, rest)| (p.as_str(), rest)) else {
-        return Err(format!("netlab relays UDP only: {usage}"));
-    };
-    let a = Args::parse(rest, &["loss", "dup", "reorder", "seed"], &[])?;
-    let (from, to) = match a.positional.as_slice() {
-        [to] => (AddrSpec::Addr(super::addr::LOOPBACK_ANY_PORT), to),
-        [from, to] => (AddrSpec::parse(from)?, to),
-        _ => return Err(usage.into()),
-    };
-    let rate = |flag: &str| {
-        a.value(flag).map_or(Ok(Rate::default()), |v| Rate::parse(v).map_err(|e| format!("--{flag}: {e}")))
-    };
-    let faults = Faults {
-        loss: rate("loss")?,
-        dup: rate("dup")?,
-        reorder: rate("reorder")?,
-        seed: a.number::<u64>("seed")?.unwrap_or(super::DEFAULT_SEED),
-    };
-    Ok(Command::Relay { from, to: AddrSpec::parse(to)?, faults, name: a.name.clone() })
-}
-
-fn parse_recv(cmd: &str, rest: &[String]) -> Result<Command, String> {
-    let a = Args::parse(rest, &["timeout", "as", "frame"], &["peek"])?;
-    if let Some(kind) = a.value("frame") {
-        return parse_recv_frame(cmd, &a, kind);
-    }
-    let usage = match cmd {
-        "recv" => "usage: recv SOCK [N] [--peek] [--timeout MS] [--as u32be|u32le|…]".to_string(),
-        _ => format!("usage: {cmd} SOCK [N] [--peek] [--timeout MS]"),
-    };
-    let (sock, size) = match a.positional.as_slice() {
-        [sock] => (sock, 1024),
-        [sock, n] => {
-            let n: usize = n.parse().map_err(|_| format!("'{n}' is not a byte count: {usage}"))?;
-            (sock, n)
-        }
-        _ => return Err(usage),
-    };
-    tokens::check_name(sock)?;
-    if !(1..=super::payload::MAX_PAYLOAD).contains(&size) {
-        return Err(format!("recv size must be 1..{} bytes", super::payload::MAX_PAYLOAD));
-    }
-    let (sock, peek, timeout) = (sock.clone(), a.has("peek"), timeout(&a)?);
-    if cmd == "recvfrom" {
-        if a.value("as").is_some() {
-            return Err("--as works with recv only".into());
-        }
-        return Ok(Command::RecvFrom { sock, size, peek, timeout });
-    }
-    let decode = a
-        .value("as")
-        .map(|f| IntFormat::parse(f).ok_or_else(|| format!("--as {f}? use one of {}", IntFormat::NAMES.join(", "))))
-        .transpose()?;
-    Ok(Command::Recv { sock, size, peek, timeout, decode })
-}
-
-fn parse_recv_frame(cmd: &str, a: &Args, kind: &str) -> Result<Command, String> {
-    let usage = "usage: recv SOCK --frame line|u32|json|json-le|fixed:N [--timeout MS]";
-    if cmd != "recv" {
-        return Err(format!("--frame reads a TCP stream: {usage}"));
-    }
-    let [sock] = a.positional.as_slice() else {
-        return Err(format!("recv --frame reads one whole frame, so it takes no size: {usage}"));
-    };
-    if a.has("peek") || a.value("as").is_some() {
-        return Err(format!("--frame does not combine with --peek or --as: {usage}"));
-    }
-    tokens::check_name(sock)?;
-    Ok(Command::RecvFrame { sock: sock.clone(), framing: Framing::parse(kind)?, timeout: timeout(a)? })
-}
-
-fn parse_wait(rest: &[String]) -> Result<Command, String> {
-    let a = Args::parse(rest, TIMEOUT, &[])?;
-    let usage = "usage: wait SOCK readable N  or  wait SOCK state STATE (e.g. TIME_WAIT)  or  wait LISTENER queued N  or  wait SERVER log TEXT  or  wait SOCK heard TEXT";
-    if let [sock, what, text @ ..] = a.positional.as_slice()
-        && (what == "log" || what == "heard")
-        && !text.is_empty()
-    {
-        tokens::check_name(sock)?;
-        // Quoted or bare, the text is what the log line must contain.
-        let quoted = text.first().is_some_and(|w| w.starts_with(['"', '\'']));
-        let text = if quoted {
-            let bytes = Payload::parse(text)?.bytes()?;
-            String::from_utf8(bytes).map_err(|_| format!("wait … {what} wants text, not bytes"))?
-        } else {
-            text.join(" ")
-        };
-        let until = if what == "log" { WaitFor::Log(text) } else { WaitFor::Heard(text) };
-        return Ok(Command::Wait { sock: sock.clone(), until, timeout: timeout(&a)? });
-    }
-    let [sock, what, arg] = a.positional.as_slice() else { return Err(usage.into()) };
-    tokens::check_name(sock)?;
-    let until = match what.as_str() {
-        "readable" => WaitFor::Readable(arg.parse().map_err(|_| format!("'{arg}' is not a byte count: {usage}"))?),
-        "state" => WaitFor::State(
-            TcpState::parse(arg).ok_or_else(|| format!("'{arg}' is not a TCP state, e.g. ESTABLISHED, TIME_WAIT"))?,
-        ),
-        "queued" => WaitFor::Queued(arg.parse().map_err(|_| format!("'{arg}' is not a connection count: {usage}"))?),
-        _ => return Err(usage.into()),
-    };
-    Ok(Command::Wait { sock: sock.clone(), until, timeout: timeout(&a)? })
-}
-
-fn optional_addr(positional: &[String], usage: &str) -> Result<Option<AddrSpec>, String> {
+pub(super) fn optional_addr(positional: &[String], usage: &str) -> Result<Option<AddrSpec>, String> {
     match positional {
         [] => Ok(None),
         [addr] => AddrSpec::parse(addr).map(Some),

@@ -5,6 +5,8 @@ pub mod addr;
 pub mod cancel;
 pub mod command;
 mod command_help;
+mod command_open;
+mod command_read;
 mod command_serve;
 pub mod command_unix;
 pub mod endpoint;

@@ -97,11 +97,8 @@ pub fn random_challenge() -> std::io::Result<[u8; CHALLENGE_LEN]> {
     Ok(buf)
 }
 
-/// Bytes as lower-case hex, two digits each and no separators: what
-/// Python's `bytes.hex()` prints, so a learner can compare them by eye.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Challenges and MACs are shown in hex.
+pub use super::hex;
 
 #[cfg(test)]
 mod tests {

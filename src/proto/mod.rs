@@ -127,6 +127,12 @@ impl_decode!(length_prefix::Decoder, Vec<u8>);
 impl_decode!(json_header::Decoder, json_header::Frame);
 
 /// For the codecs' unit tests: feed a whole stream to a decoder in pieces.
+/// Bytes as lowercase hex digits, two per byte (Python's `.hex()`,
+/// `hexdigest()`): how digests and challenges are shown and sent.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     use super::{Decode, decode_all};

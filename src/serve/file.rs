@@ -51,6 +51,7 @@ use sha2::{Digest, Sha256};
 use super::file_root::FileRoot;
 use super::handler::{Ctx, Flow, Handler};
 use crate::event::CallResult;
+use crate::proto::hex;
 use crate::proto::json_header::{self, DEFAULT_MAX_HEADER, LengthOrder};
 
 /// The largest file a put may store or a get send: 64 MiB.
@@ -65,10 +66,6 @@ const MAX_BACKLOG: usize = 1024 * 1024;
 /// The SHA-256 of `bytes`, as 64 lowercase hex digits (Python's `hexdigest()`).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One connection to the file server.
