@@ -9,13 +9,15 @@ use netlab::lesson::load;
 use netlab::lesson::progress::Progress;
 use netlab::repl::Session;
 
-/// Lessons that come back to a port they closed (connect to it for
-/// ECONNREFUSED, bind it again after TIME_WAIT). Any other socket in the
-/// machine may take that port meanwhile; a learner's machine rarely does,
-/// but lessons running side by side here open hundreds. So these run
-/// alone: a writer's lock on `PORTS`, while every other lesson takes a
-/// reader's.
-const REUSES_A_CLOSED_PORT: &[&str] = &["addresses-ports", "timewait-reuseaddr", "errors", "udp-loss-order"];
+/// Lessons that come back to an address they closed (connect to a port
+/// for ECONNREFUSED, bind it again after TIME_WAIT, reuse a fixed
+/// abstract unix name). Any other socket in the machine may take it
+/// meanwhile — including the same lesson run by the other test; a
+/// learner's machine rarely does, but lessons running side by side here
+/// open hundreds. So these run alone: a writer's lock on `PORTS`, while
+/// every other lesson takes a reader's.
+const REUSES_A_CLOSED_ADDRESS: &[&str] =
+    &["addresses-ports", "timewait-reuseaddr", "errors", "udp-loss-order", "unix-sockets"];
 static PORTS: RwLock<()> = RwLock::new(());
 
 enum PortsGuard {
@@ -23,10 +25,10 @@ enum PortsGuard {
     Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
 }
 
-/// The lock a run of lesson `id` holds: alone if it reuses a closed port.
+/// The lock a run of lesson `id` holds: alone if it reuses a closed address.
 fn ports_for(id: &str) -> PortsGuard {
     // A lesson that panicked while holding it poisoned nothing we read.
-    if REUSES_A_CLOSED_PORT.contains(&id) {
+    if REUSES_A_CLOSED_ADDRESS.contains(&id) {
         PortsGuard::Alone(PORTS.write().unwrap_or_else(|p| p.into_inner()))
     } else {
         PortsGuard::Shared(PORTS.read().unwrap_or_else(|p| p.into_inner()))
