@@ -149,7 +149,10 @@ fn backlog_queues_before_accept_stalls_when_full_and_is_capped_every_run() {
         assert!(waits.iter().all(|r| matches!(r, CallResult::Ok { .. })), "{waits:?}");
         assert!(matches!(calls(&events, "late", "connect(")[..], [CallResult::TimedOut { .. }]), "not refused");
         assert_eq!(states(&events, "late"), ["SYN_SENT"]);
-        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").expect("somaxconn");
+        let somaxconn = {
+            let _serial = serial();
+            std::fs::read_to_string("/proc/sys/net/core/somaxconn").expect("somaxconn")
+        };
         let cap: u64 = somaxconn.trim().parse().expect("a number");
         assert_eq!(queues(&events, "big"), [(Some(0), Some(cap.min(65535)))]);
     }
@@ -160,6 +163,7 @@ fn backlog_queues_before_accept_stalls_when_full_and_is_capped_every_run() {
 #[test]
 fn every_listed_demo_is_tested_here() {
     // Every tests/demos*.rs file, so a new demo test file counts without an edit here.
+    let _serial = serial();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
     let sources: Vec<String> = std::fs::read_dir(dir)
         .expect("tests/")

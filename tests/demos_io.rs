@@ -264,6 +264,7 @@ fn unix_shows_boundaries_socket_files_abstract_names_and_permissions_every_run()
 
 /// CAP_DAC_OVERRIDE (bit 1) in this process's effective set, from /proc.
 fn holds_dac_override() -> bool {
+    let _serial = serial();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:")).unwrap_or_default();
     u64::from_str_radix(hex.trim(), 16).is_ok_and(|caps| caps & (1 << 1) != 0)

@@ -1,7 +1,7 @@
 //! Running a demo many times and reading its events: shared by the demo
 //! test files.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use netlab::event::{CallResult, Direction, Event, Recorder};
 use netlab::lab::Lab;
@@ -10,12 +10,18 @@ use super::{new_fds, open_fds};
 
 pub const RUNS: usize = 20;
 
-/// fd counts are per process: demos in this file must not overlap.
-pub static SERIAL: Mutex<()> = Mutex::new(());
+/// The fd-leak check compares the whole process's descriptors, so a demo
+/// run must not overlap anything else in its test binary that opens one
+/// (even a `read_dir` of tests/): such code holds `serial()` too.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Run a demo `RUNS` times; return each run's events.
 pub fn run_many(name: &str) -> Vec<Vec<Event>> {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = serial();
     let demo = netlab::demo::find(name).expect("demo exists");
     (0..RUNS)
         .map(|run| {
