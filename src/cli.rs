@@ -18,6 +18,8 @@ Examples:
   netlab demo udp-loss --seed 7   replay the lossy relay's choices for seed 7
   netlab serve echo           an echo server on 127.0.0.1 (port printed), until Ctrl-C
   netlab serve upper --model iterative
+  netlab check echo 127.0.0.1:5000     test your own echo server, hostile clients and all
+  netlab check upper -- python3 server.py {port}   netlab starts it, tests it, stops it
   netlab bench --quick        echo per model, framing cost, connections held (< 10 s)
   netlab lint my-lessons/     check lesson files you wrote
   printf 'tcp listen as srv\\nsockets\\n' | netlab    script the playground
@@ -63,6 +65,8 @@ pub enum Cmd {
     },
     /// Run a reference server on loopback until Ctrl-C or SIGTERM.
     Serve(crate::serve::Config),
+    /// Test a server you wrote (any language) with hostile clients: where does it break?
+    Check(crate::check::CheckArgs),
     /// Measure the reference servers: echo per model, framing cost, connections held.
     Bench {
         /// Shorter runs (under 10 s): every section, smaller numbers.
@@ -120,6 +124,7 @@ pub fn main() -> ExitCode {
         Some(Cmd::Demo { name: None, format, .. }) => crate::commands::demo_list(format),
         Some(Cmd::Demo { name: Some(name), format, seed, .. }) => crate::commands::demo(&name, format, seed),
         Some(Cmd::Serve(config)) => crate::commands::serve(&config),
+        Some(Cmd::Check(args)) => crate::commands::check(&args),
         Some(Cmd::Bench { quick, models, conns, format }) => crate::commands::bench(quick, models, conns, format),
         Some(Cmd::BenchLoad { addr, conns, sample }) => crate::bench::load::main(addr, conns, sample)
             .map_err(|e| crate::commands::Failure::Usage(format!("bench-load: {e}"))),

@@ -138,6 +138,29 @@ pub fn serve(config: &crate::serve::Config) -> Result<(), Failure> {
     crate::serve::run(config, &log).map_err(|e| Failure::Usage(format!("serve: {e}")))
 }
 
+pub fn check(args: &crate::check::CheckArgs) -> Result<(), Failure> {
+    let mut out = Renderer::stdout(args.format);
+    if args.list {
+        crate::check::list(args, &mut out);
+        return Ok(());
+    }
+    // Ctrl-C ends the test under way at its next wait; a program netlab
+    // started is still stopped and reaped.
+    let _ = crate::lab::cancel::install_sigint_handler();
+    let summary = crate::check::run(args, &mut out).map_err(|e| Failure::Usage(format!("check: {e}")))?;
+    if crate::lab::cancel::is_cancelled() {
+        return Err(Failure::CheckFailed("check: cancelled with Ctrl-C".into()));
+    }
+    if summary.failed + summary.not_run > 0 {
+        return Err(Failure::CheckFailed(format!(
+            "check: {} of {} tests failed",
+            summary.failed + summary.not_run,
+            summary.passed + summary.failed + summary.not_run
+        )));
+    }
+    Ok(())
+}
+
 pub fn bench(
     quick: bool,
     models: Vec<crate::serve::Model>,

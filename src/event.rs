@@ -212,6 +212,26 @@ pub enum Event {
     Bench {
         report: Box<crate::bench::report::Report>,
     },
+    /// `netlab check` begins: the protocol, the server tested, its processes.
+    CheckStart {
+        proto: String,
+        target: String,
+        /// `pid 4242 (python3)`, when the server's processes could be found.
+        server: Option<String>,
+        tests: usize,
+    },
+    /// One check test's outcome, with its byte log when it failed.
+    CheckTest {
+        report: Box<crate::check::report::TestReport>,
+    },
+    /// `N passed, M failed`.
+    CheckSummary {
+        summary: crate::check::report::Summary,
+    },
+    /// `netlab check --list`: the tests per protocol.
+    CheckList {
+        rows: Vec<CheckListRow>,
+    },
     /// A problem in a lesson file, found by `netlab lint`.
     Diagnostic {
         file: String,
@@ -229,6 +249,19 @@ pub struct LessonRow {
     pub summary: String,
     /// `done`, `current` or `todo`.
     pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckListRow {
+    /// `echo`, `upper --udp`…
+    pub proto: String,
+    pub tests: Vec<CheckTestInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckTestInfo {
+    pub name: String,
+    pub about: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -260,7 +293,7 @@ impl Event {
 /// How many bytes of a transfer an event keeps for display.
 pub const BYTES_PREVIEW: usize = 4096;
 
-fn bytes_as_hex<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn bytes_as_hex<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(2))?;
     map.serialize_entry("hex", &hexdump::hex_compact(data).replace(' ', ""))?;

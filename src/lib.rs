@@ -5,6 +5,7 @@
 //! renderer turns events into text, JSON lines or Markdown.
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod demo;

@@ -14,7 +14,20 @@ const BYTES_PER_LINE: usize = 16;
 /// 00000000  68 65 6c 6c 6f 0a                                 |hello.|
 /// ```
 pub fn hexdump(data: &[u8]) -> Vec<String> {
-    dump_lines(data).collect()
+    dump_lines(data, 0).collect()
+}
+
+/// Like [`hexdump`], for a piece of a longer stream that starts at byte
+/// `base` (a multiple of 16): offsets count from the stream's start.
+pub fn hexdump_at(data: &[u8], base: usize) -> Vec<String> {
+    dump_lines(data, base).collect()
+}
+
+/// The column of byte `i % 16` in a hexdump line: after the 10-character
+/// offset, three per byte, plus the gap after the eighth.
+pub fn hex_column(i: usize) -> usize {
+    let col = i % BYTES_PER_LINE;
+    10 + 3 * col + usize::from(col >= 8)
 }
 
 /// Like [`hexdump`], but at most `max_lines` lines (treated as at least 1).
@@ -28,19 +41,19 @@ pub fn hexdump_limited(data: &[u8], total: usize, max_lines: usize) -> Vec<Strin
     }
     let shown = shown.min(data.len() / BYTES_PER_LINE);
     let rest = total.saturating_sub(shown * BYTES_PER_LINE);
-    let mut lines: Vec<String> = dump_lines(data).take(shown).collect();
+    let mut lines: Vec<String> = dump_lines(data, 0).take(shown).collect();
     lines.push(format!("… {rest} more bytes"));
     lines
 }
 
-fn dump_lines(data: &[u8]) -> impl Iterator<Item = String> {
-    data.chunks(BYTES_PER_LINE).enumerate().map(|(i, chunk)| {
+fn dump_lines(data: &[u8], base: usize) -> impl Iterator<Item = String> {
+    data.chunks(BYTES_PER_LINE).enumerate().map(move |(i, chunk)| {
         // The wider gap after 8 bytes makes offsets countable by eye.
         let (left, right) = chunk.split_at(chunk.len().min(8));
         let hex = format!("{}  {}", hex_compact(left), hex_compact(right));
         let ascii: String = chunk.iter().map(|&b| ascii_or_dot(b)).collect();
         // Padding keeps a short last line's ASCII column aligned.
-        format!("{:08x}  {hex:<48}  |{ascii}|", i * BYTES_PER_LINE)
+        format!("{:08x}  {hex:<48}  |{ascii}|", base + i * BYTES_PER_LINE)
     })
 }
 
@@ -112,6 +125,16 @@ mod tests {
         assert!(hexdump(b"").is_empty());
         let binary = hexdump(&[0x00, 0x7f, 0x80, 0xff, b'A', b' ']);
         assert!(binary[0].ends_with("  |....A |"), "{binary:?}");
+    }
+
+    #[test]
+    fn a_dump_from_an_offset_counts_from_the_stream_start() {
+        let lines = hexdump_at(b"hello", 0x100);
+        assert!(lines[0].starts_with("00000100  68 65"), "{lines:?}");
+        let line = &hexdump(SENTENCE)[0];
+        assert_eq!(&line[hex_column(0)..hex_column(0) + 2], "68");
+        assert_eq!(&line[hex_column(8)..hex_column(8) + 2], "72");
+        assert_eq!(&line[hex_column(15)..hex_column(15) + 2], "69");
     }
 
     #[test]

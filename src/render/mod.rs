@@ -4,6 +4,7 @@
 //! JSON lines (one event per line, for scripts), and Markdown for the book.
 
 mod bench_table;
+mod check;
 pub mod hexdump;
 pub mod markdown;
 mod table;

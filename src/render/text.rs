@@ -90,6 +90,12 @@ pub fn render(event: &Event, stamp: Option<Duration>) -> Vec<String> {
                 })
                 .collect()
         }
+        Event::CheckStart { proto, target, server, tests } => {
+            super::check::start(proto, target, server.as_deref(), *tests)
+        }
+        Event::CheckTest { report } => super::check::test(report),
+        Event::CheckSummary { summary } => super::check::summary(summary),
+        Event::CheckList { rows } => super::check::list(rows),
         Event::Diagnostic { file, line, col, message } => vec![format!("{}:{line}:{col}: {message}", file.bold())],
     }
 }

@@ -11,10 +11,14 @@
 //! * [`queues`] asks the kernel about one socket you hold, via `ioctl`s:
 //!   how many bytes are waiting to be read, and how many are still in flight.
 //! * [`listen_queue`] asks a listener for its accept queue and its backlog.
+//! * [`sock_diag`] asks after one socket by its addresses, held by any
+//!   process (netlink, as `ss` does): a hash lookup, where /proc walks
+//!   the whole table.
 
 pub mod kernel;
 pub mod listen_queue;
 pub mod queues;
+pub mod sock_diag;
 pub mod unix;
 
 pub use kernel::{KernelEntry, Proto, TcpState};

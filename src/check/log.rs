@@ -1,0 +1,101 @@
+//! A test's byte log, shared by every connection the test opens (and by
+//! the threads that write and read them), in the order things happened.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::report::{LogEntry, Logged};
+
+/// Bytes kept of each send or receive: enough to recognise a message;
+/// the length is always exact.
+pub const PREVIEW: usize = 64;
+
+/// Entries kept per test: a 9 MiB transfer is hundreds of `recv()`s, and
+/// the first ones show the pattern.
+const MAX_ENTRIES: usize = 400;
+
+#[derive(Clone)]
+pub struct ByteLog {
+    start: Instant,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: Vec<LogEntry>,
+    dropped: usize,
+}
+
+impl ByteLog {
+    pub fn new() -> Self {
+        ByteLog { start: Instant::now(), inner: Arc::default() }
+    }
+
+    pub fn add(&self, conn: &str, what: Logged) {
+        let t_ms = (self.start.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.entries.len() < MAX_ENTRIES {
+            inner.entries.push(LogEntry { t_ms, conn: conn.to_string(), what });
+        } else {
+            inner.dropped += 1;
+        }
+    }
+
+    pub fn sent(&self, conn: &str, data: &[u8]) {
+        self.add(conn, Logged::Sent { len: data.len(), data: data[..data.len().min(PREVIEW)].to_vec() });
+    }
+
+    pub fn received(&self, conn: &str, data: &[u8]) {
+        self.add(conn, Logged::Received { len: data.len(), data: data[..data.len().min(PREVIEW)].to_vec() });
+    }
+
+    pub fn note(&self, conn: &str, text: impl Into<String>) {
+        self.add(conn, Logged::Note { text: text.into() });
+    }
+
+    /// Every entry so far, with a last note if some were not kept.
+    pub fn entries(&self) -> Vec<LogEntry> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = inner.entries.clone();
+        if inner.dropped > 0 {
+            let t_ms = entries.last().map_or(0.0, |e| e.t_ms);
+            let text = format!("… {} more entries not kept", inner.dropped);
+            entries.push(LogEntry { t_ms, conn: String::new(), what: Logged::Note { text } });
+        }
+        entries
+    }
+}
+
+impl Default for ByteLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_keep_the_exact_length_and_a_short_preview() {
+        let log = ByteLog::new();
+        log.sent("c1", &[7u8; 1000]);
+        let entries = log.entries();
+        assert_eq!(entries.len(), 1);
+        match &entries[0].what {
+            Logged::Sent { len, data } => assert_eq!((*len, data.len()), (1000, PREVIEW)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_long_log_says_how_much_it_left_out() {
+        let log = ByteLog::new();
+        for _ in 0..MAX_ENTRIES + 5 {
+            log.received("c1", b"x");
+        }
+        let entries = log.entries();
+        assert_eq!(entries.len(), MAX_ENTRIES + 1);
+        assert!(matches!(&entries[MAX_ENTRIES].what, Logged::Note { text } if text.contains("5 more")));
+    }
+}
