@@ -24,6 +24,7 @@ pub mod pattern;
 pub mod program;
 pub mod report;
 pub mod stream;
+pub mod stream_pressure;
 pub mod target;
 
 mod echo;

@@ -3,26 +3,18 @@
 //! purpose and says which one broke.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::conn::{Conn, End, Opts};
-use super::dialect::{Dialect, Exchange, Expect, Problem, ReplyError, STALL, read_reply};
-use super::pattern;
+use super::conn::{Conn, End};
+use super::dialect::{Dialect, Exchange, Expect, Problem, ReplyError, read_reply};
 use super::report::Failure;
 use super::target;
 use super::{Cx, Test};
 
+pub use super::stream_pressure::{concurrent, large, reset, slow_reader};
+
 /// Clients the concurrency test holds open at once.
 pub const CLIENTS: usize = 50;
-
-/// The receive buffer of a client that reads late: small, so the
-/// server's replies back up into its own send buffer soon.
-const SMALL_RCVBUF: usize = 64 * 1024;
-
-/// The slow reader stops pushing here even if the server keeps taking
-/// (a server that drops what it cannot send never pushes back).
-const FLOOD_CAP: usize = 64 << 20;
 
 /// The large test's size: more than the largest send buffer the kernel
 /// gives a socket (`net.ipv4.tcp_wmem`'s maximum) twice over, so a server
@@ -171,90 +163,6 @@ pub fn coalesced(d: Arc<dyn Dialect>) -> Test {
     })
 }
 
-/// Wait until neither our sending nor our receive queue moves for
-/// [`STALL`], or `done` says everything already arrived.
-fn quiesce(conn: &Conn, sent: &AtomicUsize, writer_done: &AtomicBool, expected: usize, budget: Duration) {
-    let deadline = Instant::now() + budget;
-    let mut last = (usize::MAX, usize::MAX);
-    let mut since = Instant::now();
-    while Instant::now() < deadline && !crate::lab::cancel::is_cancelled() {
-        let now = (sent.load(Ordering::SeqCst), conn.queued());
-        if writer_done.load(Ordering::SeqCst) && now.1 >= expected {
-            return;
-        }
-        if now != last {
-            last = now;
-            since = Instant::now();
-        } else if since.elapsed() >= STALL {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-pub fn large(d: Arc<dyn Dialect>) -> Test {
-    Test::new(
-        "large",
-        "a request with a reply of 9 MiB or more, read only once every buffer between us is full",
-        move |cx| {
-            let size = large_size();
-            let mut conn = cx.connect_with(Opts { rcvbuf: Some(SMALL_RCVBUF) })?;
-            d.open(cx, &mut conn)?;
-            let ex = d.large(size);
-            let mut writer = conn.writer().map_err(|e| Failure::new(format!("cannot share the socket: {e}")))?;
-            let sent = Arc::new(AtomicUsize::new(0));
-            let done = Arc::new(AtomicBool::new(false));
-            let (s, dn, request) = (sent.clone(), done.clone(), ex.request.clone());
-            let thread = std::thread::spawn(move || {
-                // In 256 KiB pieces, so the progress counter moves.
-                let mut result = Ok(());
-                for piece in request.chunks(256 * 1024) {
-                    result = writer.send(piece);
-                    if result.is_err() {
-                        break;
-                    }
-                    s.fetch_add(piece.len(), Ordering::SeqCst);
-                }
-                dn.store(true, Ordering::SeqCst);
-                result
-            });
-            // Reading late is the point: the server's send() meets a full
-            // buffer, and a server that ignores its return value loses bytes.
-            quiesce(&conn, &sent, &done, ex.reply.len(), cx.timeout * 10);
-            let result = read_reply(&mut conn, &ex.reply, d.order());
-            conn.shutdown_write();
-            let wrote = thread.join().unwrap_or(Ok(()));
-            result.map_err(|e| large_failure(e, &ex, &d))?;
-            if let Err((n, end)) = wrote {
-                return Err(Failure::new(format!(
-                    "your server stopped reading the request after {n} bytes: {}",
-                    end.describe()
-                )));
-            }
-            Ok(format!("{} came back whole and in order, read only after the buffers filled", mib(ex.reply.len())))
-        },
-    )
-}
-
-fn large_failure(e: ReplyError, ex: &Exchange, d: &Arc<dyn Dialect>) -> Failure {
-    let said = e.describe(ex.reply.len());
-    let gap = e.mismatch.as_ref().and_then(|m| pattern::missing(&e.got, m.first_diff));
-    let assumption = match (&e.problem, gap) {
-        (_, Some((at, lost))) => format!(
-            "your server assumed send() sends everything: it returned less, and the rest was never sent — \
-             {lost} bytes are missing after byte {at}; loop until every byte is sent (sendall)"
-        ),
-        (Problem::Ended(End::TimedOut(_)), None) if !e.got.is_empty() => format!(
-            "only {} of {} bytes came back: your server dropped bytes — does it check what send() returns?",
-            e.got.len(),
-            ex.reply.len()
-        ),
-        _ => format!("a {} reply did not come back right: {said}", mib(ex.reply.len())),
-    };
-    let _ = d;
-    e.into_failure(assumption).fact(said)
-}
-
 pub fn half_close(d: Arc<dyn Dialect>) -> Test {
     Test::new(
         "half-close",
@@ -302,155 +210,6 @@ pub fn half_close(d: Arc<dyn Dialect>) -> Test {
                     Err(Failure::new(format!("after my FIN your server did not close cleanly: {}", end.describe())))
                 }
             }
-        },
-    )
-}
-
-pub fn reset(d: Arc<dyn Dialect>) -> Test {
-    Test::new(
-        "reset",
-        "clients that vanish with RST — mid-request, and while the server is sending — then a new client",
-        move |cx| {
-            let mut a = open(cx, &*d)?;
-            let partial = d.partial();
-            send(&mut a, &partial)?;
-            let _ = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
-                (target::server_unread(a.local, a.peer) == Some(0)).then_some(())
-            });
-            a.reset();
-            still_serving(cx, &*d).map_err(|f| {
-                reframe(
-                    f,
-                    "your server stopped serving when a client reset its connection mid-request: recv() fails with \
-                     ECONNRESET — catch it and close that connection only",
-                )
-            })?;
-            let mut b = cx.connect_with(Opts { rcvbuf: Some(SMALL_RCVBUF) })?;
-            d.open(cx, &mut b)?;
-            flood_until_stalled(&mut b, &*d, cx.timeout);
-            b.reset();
-            still_serving(cx, &*d).map_err(|f| {
-                reframe(
-                    f,
-                    "your server stopped serving when a client reset its connection while being sent to: send() \
-                     fails with EPIPE or ECONNRESET — catch it and close that connection only (in C, ignore SIGPIPE \
-                     or pass MSG_NOSIGNAL, or the signal kills the process)",
-                )
-            })?;
-            Ok("two clients reset (mid-request, and while being sent to); the next client was served".into())
-        },
-    )
-}
-
-/// Send `d.flood()` until the connection stops taking bytes: the
-/// server's replies fill our small receive buffer and its send buffer,
-/// and it stops reading. Returns the bytes sent.
-fn flood_until_stalled(conn: &mut Conn, d: &dyn Dialect, timeout: Duration) -> usize {
-    let chunk = d.flood();
-    let mut sent = 0;
-    let saved = conn.timeout;
-    conn.timeout = timeout;
-    while sent < FLOOD_CAP && !crate::lab::cancel::is_cancelled() {
-        if !conn.writable_within(STALL) {
-            break;
-        }
-        // A short write timeout: the last piece may not fit either.
-        match conn.send(&chunk) {
-            Ok(()) => sent += chunk.len(),
-            Err((n, _)) => {
-                sent += n;
-                break;
-            }
-        }
-    }
-    conn.timeout = saved;
-    sent
-}
-
-pub fn concurrent(d: Arc<dyn Dialect>) -> Test {
-    Test::new(
-        "concurrent",
-        "50 clients connected at once, each sends a request: all are answered while all stay connected",
-        move |cx| {
-            let mut conns = Vec::with_capacity(CLIENTS);
-            let mut accepting = true;
-            for i in 0..CLIENTS {
-                let conn = open(cx, &*d).map_err(|f| {
-                    let assumption = format!("with {i} clients connected, client {} could not connect", i + 1);
-                    reframe(f, assumption)
-                })?;
-                // The next client connects once the server has accept()ed this
-                // one, so a small listen backlog (Python's default is 5) costs
-                // no SYN retries; a server that stops accepting is waited for once.
-                if accepting {
-                    let bound = cx.timeout.min(Duration::from_millis(200));
-                    accepting = crate::lab::cancel::wait_until(bound, || {
-                        (target::accept_queue(cx.addr) == Some(0)).then_some(())
-                    })
-                    .is_ok();
-                }
-                conns.push(conn);
-            }
-            let exs: Vec<Exchange> = (0..CLIENTS).map(|i| d.message(10 + i)).collect();
-            for (conn, ex) in conns.iter_mut().zip(&exs) {
-                send(conn, &ex.request)?;
-            }
-            let mut answered = 0;
-            let mut first_bad = None;
-            for (i, (conn, ex)) in conns.iter_mut().zip(&exs).enumerate() {
-                // After one silent client, the rest get a short look each: one
-                // timeout for the test, not fifty.
-                if first_bad.is_some() {
-                    conn.timeout = Duration::from_millis(20);
-                }
-                match read_reply(conn, &ex.reply, d.order()) {
-                    Ok(()) => answered += 1,
-                    Err(e) => {
-                        first_bad.get_or_insert((i, e));
-                    }
-                }
-            }
-            match first_bad {
-                None => Ok(format!("{CLIENTS} clients connected at once were all answered")),
-                Some((i, e)) => {
-                    let said = e.describe(exs[i].reply.len());
-                    let assumption = if answered <= 1 && matches!(e.problem, Problem::Ended(End::TimedOut(_))) {
-                        "your server serves one client at a time: while the first stayed connected, the others got no answer"
-                        .to_string()
-                    } else if matches!(e.problem, Problem::Ended(End::TimedOut(_))) {
-                        format!(
-                            "your server answered only {answered} of {CLIENTS} clients connected at once: a few workers, \
-                         or one client at a time, makes the rest wait"
-                        )
-                    } else {
-                        format!("client {} of {CLIENTS} connected at once got a wrong answer", i + 1)
-                    };
-                    Err(e.into_failure(assumption).fact(format!("client {}: {said}", i + 1)))
-                }
-            }
-        },
-    )
-}
-
-pub fn slow_reader(d: Arc<dyn Dialect>) -> Test {
-    Test::new(
-        "slow-reader",
-        "one client sends and never reads its replies; another client must still be answered",
-        move |cx| {
-            let mut slow = cx.connect_with(Opts { rcvbuf: Some(SMALL_RCVBUF) })?;
-            d.open(cx, &mut slow)?;
-            let flooded = flood_until_stalled(&mut slow, &*d, cx.timeout);
-            let result = still_serving(cx, &*d);
-            slow.reset();
-            result.map_err(|f| {
-                reframe(
-                    f,
-                    "your server stops serving others while one client is slow: a blocking send() to a client that \
-                     does not read holds up everyone (one thread, or one client at a time)",
-                )
-                .fact(format!("the slow client had sent {} and read nothing", mib(flooded)))
-            })?;
-            Ok(format!("while one client sat on {} of unread replies, another was answered", mib(flooded)))
         },
     )
 }
