@@ -2,6 +2,7 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod check;
 pub mod demo_runs;
 pub mod playground;
 pub mod pty;

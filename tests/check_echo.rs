@@ -1,0 +1,87 @@
+//! `netlab check echo|upper`: every test passes against netlab's own
+//! servers in every model, and each broken server in the gallery fails
+//! exactly the test aimed at its bug, with the right explanation.
+
+mod common;
+
+use common::check::{against_reference, fixture_run, have_python};
+
+const MODELS: [&str; 7] = ["iterative", "thread", "fork", "pool", "select", "poll", "epoll"];
+
+/// What each model fails by design: iterative serves one client at a
+/// time; a pool of 4 workers serves 4 (the fifth of 50 waits), though a
+/// slow reader ties up only one of them.
+fn expected_failures(model: &str) -> Vec<&'static str> {
+    match model {
+        "iterative" => vec!["concurrent", "slow-reader"],
+        "pool" => vec!["concurrent"],
+        _ => vec![],
+    }
+}
+
+#[test]
+fn echo_passes_against_the_reference_server_in_every_model() {
+    for model in MODELS {
+        let run = against_reference("echo", &["echo", "--model", model], &[]);
+        assert_eq!(run.failed(), expected_failures(model), "echo --model {model}:\n{}", run.stdout);
+        assert_eq!(run.code, if expected_failures(model).is_empty() { 0 } else { 1 });
+    }
+}
+
+#[test]
+fn upper_passes_against_the_reference_server_in_every_model() {
+    for model in MODELS {
+        let run = against_reference("upper", &["upper", "--model", model], &[]);
+        assert_eq!(run.failed(), expected_failures(model), "upper --model {model}:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn epoll_edge_triggered_passes_too() {
+    against_reference("echo", &["echo", "--model", "epoll", "--edge"], &[]).assert_all_passed("echo epoll --edge");
+}
+
+#[test]
+fn a_correct_python_server_passes_everything() {
+    if !have_python() {
+        return;
+    }
+    fixture_run("echo", "echo_good.py", &[]).assert_all_passed("echo_good.py");
+}
+
+#[test]
+fn the_iterative_server_fails_the_concurrency_tests_only() {
+    if !have_python() {
+        return;
+    }
+    let run = fixture_run("echo", "echo_iterative.py", &[]);
+    assert_eq!(run.failed(), ["concurrent", "slow-reader"], "{}", run.stdout);
+    assert!(run.assumption("concurrent").contains("one client at a time"), "{}", run.assumption("concurrent"));
+    assert!(run.assumption("slow-reader").contains("stops serving others while one client is slow"));
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn the_server_that_ignores_eof_fails_half_close_and_is_seen_spinning() {
+    if !have_python() {
+        return;
+    }
+    let run = fixture_run("echo", "echo_no_eof.py", &[]);
+    assert_eq!(run.failed(), ["half-close"], "{}", run.stdout);
+    let why = run.explanation("half-close");
+    assert!(why.contains("never closed the connection after recv() returned 0"), "{why}");
+    assert!(why.contains("spinning"), "a launched program's CPU time is measured: {why}");
+}
+
+#[test]
+fn the_server_that_ignores_send_s_count_fails_large_with_the_missing_bytes() {
+    if !have_python() {
+        return;
+    }
+    let run = fixture_run("echo", "echo_send_unchecked.py", &[]);
+    assert_eq!(run.failed(), ["large"], "{}", run.stdout);
+    let why = run.assumption("large");
+    assert!(why.contains("send()"), "{why}");
+    let failure = &run.report("large")["failure"];
+    assert!(failure["mismatch"]["first_diff"].as_u64().is_some(), "the first differing byte is marked: {failure}");
+}
