@@ -85,7 +85,13 @@ impl Program {
         };
         let port = free_port(udp)?;
         let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
-        let mut cmd = Command::new(program);
+        // `netlab` is this very binary, PATH or not: lessons start netlab's
+        // own servers this way (`-- netlab serve echo --addr 127.0.0.1:{port}`).
+        let exe = match program.as_str() {
+            "netlab" => crate::lab::server_proc::netlab_bin()?,
+            _ => program.into(),
+        };
+        let mut cmd = Command::new(exe);
         cmd.args(&args)
             .env("PORT", port.to_string())
             // Python buffers a piped stdout: its prints would come too late.
@@ -178,6 +184,20 @@ impl Program {
     /// If it has exited: how.
     pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
+    }
+
+    /// If it exits within `patience` (or has already): how.
+    pub fn exited_within(&mut self, patience: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Its last lines of output (stdout and stderr, interleaved); once it

@@ -183,6 +183,8 @@ pub struct Summary {
     pub failed: usize,
     pub not_run: usize,
     pub elapsed_ms: f64,
+    /// The names of the tests that failed or did not run, in order.
+    pub failed_tests: Vec<String>,
 }
 
 #[cfg(test)]

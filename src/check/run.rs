@@ -14,6 +14,9 @@ use crate::event::{CheckListRow, CheckTestInfo, Event, Sink};
 const FAILURE_LOG_HEAD: usize = 12;
 const FAILURE_LOG_TAIL: usize = 8;
 
+/// How long a failed test waits for a launched program that may be dying.
+const DYING: Duration = Duration::from_millis(300);
+
 /// `netlab check --list [PROTO]`.
 pub fn list(args: &CheckArgs, sink: &mut dyn Sink) {
     let rows = every_suite()
@@ -142,15 +145,17 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
         server: server.processes(udp).describe(),
         tests: tests.len(),
     });
-    let mut summary = Summary { passed: 0, failed: 0, not_run: 0, elapsed_ms: 0.0 };
+    let mut summary = Summary { passed: 0, failed: 0, not_run: 0, elapsed_ms: 0.0, failed_tests: Vec::new() };
     let mut gone: Option<String> = None;
     let mut restarts = Vec::new();
-    for test in &tests {
+    for (i, test) in tests.iter().enumerate() {
+        let more_to_run = i + 1 < tests.len();
         if crate::lab::cancel::is_cancelled() && gone.is_none() {
             gone = Some("cancelled with Ctrl-C".into());
         }
         if let Some(why) = &gone {
             summary.not_run += 1;
+            summary.failed_tests.push(test.name.into());
             let outcome = Outcome::NotRun { why: why.clone() };
             let report = TestReport {
                 name: test.name.into(),
@@ -170,8 +175,11 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
             Ok(summary) => Outcome::Passed { summary },
             Err(failure) => Outcome::Failed { failure: Box::new(failure) },
         };
+        // A program that is dying when a test fails (printing its
+        // traceback) gets a moment, so the failure can say it died.
+        let grace = if matches!(outcome, Outcome::Failed { .. }) { DYING } else { Duration::ZERO };
         if let Server::Launched(program) = &mut server
-            && let Some(status) = program.exited()
+            && let Some(status) = program.exited_within(grace)
         {
             let note = died(program, status);
             outcome = match outcome {
@@ -185,6 +193,7 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
         // every test after it.
         if let Server::Launched(program) = &mut server
             && failed
+            && more_to_run
             && !crate::lab::cancel::is_cancelled()
         {
             match program.restart(Duration::from_millis(args.start_timeout)) {
@@ -197,6 +206,7 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
         let log = if failed || args.verbose { trimmed(cx.log.entries(), args.verbose) } else { Vec::new() };
         if failed {
             summary.failed += 1;
+            summary.failed_tests.push(test.name.into());
         } else {
             summary.passed += 1;
         }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Framing;
 use super::addr::AddrSpec;
+pub use super::command_check::CheckSpec;
 pub use super::command_help::{COMMANDS, CommandHelp, PAYLOAD_HELP, command_words, unknown_command};
 pub use super::command_serve::ServeSpec;
 use super::command_unix::{self, UnixCommand};
@@ -164,6 +165,8 @@ pub enum Command {
     },
     /// Answer an auth server's challenge with HMAC(key, challenge).
     Hmac(HmacSpec),
+    /// `netlab check`'s hostile suite against a server.
+    Check(CheckSpec),
 }
 
 pub(super) const TIMEOUT: &[&str] = &["timeout"];
@@ -254,6 +257,7 @@ impl Command {
                 Ok(Command::Opt { sock: sock.clone(), opt: SockOpt::parse(opt)?, value })
             }
             "serve" => super::command_serve::parse_serve(rest),
+            "check" => super::command_check::parse_check(rest),
             "procs" => super::command_serve::parse_procs(rest),
             "hmac" => super::exec_hmac::parse(rest),
             "unix" => command_unix::parse_unix(rest).map(Command::Unix),
@@ -308,6 +312,7 @@ impl Command {
                 | Command::RecvFrom { peek: true, .. }
                 | Command::Unix(UnixCommand::Files)
                 | Command::Procs { .. }
+                | Command::Check(_)
         )
     }
 
@@ -342,6 +347,7 @@ impl Command {
             Command::Serve(spec) => spec.name.as_deref(),
             Command::Procs { server } => Some(server),
             Command::Hmac(spec) => Some(&spec.sock),
+            Command::Check(_) => None,
             Command::Unix(u) => u.subject(),
         }
     }

@@ -41,6 +41,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "answer an auth server: recv its 32-byte challenge, send HMAC(KEY, challenge); --replay resends the last answer",
     },
     CommandHelp {
+        name: "check",
+        usage: super::command_check::CHECK_USAGE,
+        about: "netlab check's hostile clients against a server (a `serve` name, an address, or -- COMMAND netlab starts): where it breaks, and why",
+    },
+    CommandHelp {
         name: "procs",
         usage: "procs SERVER",
         about: "the server's process and its children from /proc: state (Z = zombie) and threads",

@@ -73,6 +73,21 @@ impl Lab {
     }
 
     /// Show every line the servers printed since the last look.
+    /// Keep the servers' new lines for `wait … log` without showing them;
+    /// how many there were.
+    pub(super) fn drain_servers_quietly(&mut self) -> usize {
+        let mut n = 0;
+        for s in &mut self.servers {
+            for line in s.proc.new_lines() {
+                if let Line::Out(text) = &line {
+                    s.keep(strip_stamp(text));
+                }
+                n += 1;
+            }
+        }
+        n
+    }
+
     pub(super) fn drain_servers(&mut self) {
         let mut events = Vec::new();
         for s in &mut self.servers {

@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod cancel;
 pub mod command;
+mod command_check;
 mod command_help;
 mod command_open;
 mod command_read;
@@ -11,6 +12,7 @@ mod command_serve;
 pub mod command_unix;
 pub mod endpoint;
 pub mod errno;
+mod exec_check;
 mod exec_conn;
 mod exec_connect_many;
 mod exec_epoll;
@@ -338,6 +340,7 @@ impl Lab {
             Command::Serve(spec) => self.serve(spec),
             Command::Procs { server } => self.procs(server),
             Command::Hmac(spec) => self.hmac(spec),
+            Command::Check(spec) => self.check(spec),
         };
         result.unwrap_or_else(|e| self.usage_error(e))
     }

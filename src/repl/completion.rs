@@ -37,6 +37,21 @@ const SERVE_FLAGS: [&str; 13] = [
     "as",
 ];
 
+const CHECK_FLAGS: [&str; 12] = [
+    "--only",
+    "--verbose",
+    "--timeout",
+    "--start-timeout",
+    "--udp",
+    "--native-endian",
+    "--key",
+    "--digest",
+    "--then",
+    "--auth-timeout",
+    "--list",
+    "--",
+];
+
 const STATES: [&str; 9] =
     ["ESTABLISHED", "SYN_SENT", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING"];
 
@@ -71,6 +86,20 @@ impl NetlabHelper {
             ["serve", .., "--workers" | "--max-conns" | "--key" | "--auth-timeout" | "--root" | "as"] => Vec::new(),
             ["serve", _, rest @ ..] => {
                 words(&SERVE_FLAGS).into_iter().filter(|f| !rest.contains(&f.as_str())).collect()
+            }
+            ["check"] => {
+                let mut all: Vec<String> = crate::serve::Proto::ALL.iter().map(|p| p.name().to_string()).collect();
+                all.push("--list".into());
+                all
+            }
+            ["check", .., "--digest"] => words(&["sha256", "md5"]),
+            ["check", .., "--then"] => words(&["echo", "upper"]),
+            ["check", .., "--timeout" | "--key" | "--auth-timeout" | "--only" | "--start-timeout"] => Vec::new(),
+            // After `--` comes the learner's own command line.
+            ["check", rest @ ..] if rest.contains(&"--") => Vec::new(),
+            ["check", _] => socks(),
+            ["check", _, rest @ ..] => {
+                words(&CHECK_FLAGS).into_iter().filter(|f| !rest.contains(&f.as_str())).collect()
             }
             ["procs"] => socks(),
             ["hmac"] => socks(),
@@ -192,6 +221,9 @@ mod tests {
         assert_eq!(h.candidates(&["follow"]), vec!["srv", "cli"]);
         assert_eq!(h.candidates(&["unfollow"]), vec!["srv", "cli"]);
         assert!(h.candidates(&["serve"]).contains(&"chat".to_string()));
+        assert!(h.candidates(&["check"]).contains(&"framed".to_string()));
+        assert!(h.candidates(&["check", "echo", "srv"]).contains(&"--only".to_string()));
+        assert!(h.candidates(&["check", "echo", "--", "python3"]).is_empty(), "the learner's own command");
         assert!(h.candidates(&["serve", "echo", "--model"]).contains(&"epoll".to_string()));
         assert!(h.candidates(&["serve", "echo"]).contains(&"--no-reap".to_string()));
         assert!(h.candidates(&[]).contains(&"unix".to_string()));
