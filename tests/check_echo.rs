@@ -85,3 +85,18 @@ fn the_server_that_ignores_send_s_count_fails_large_with_the_missing_bytes() {
     let failure = &run.report("large")["failure"];
     assert!(failure["mismatch"]["first_diff"].as_u64().is_some(), "the first differing byte is marked: {failure}");
 }
+
+#[test]
+fn the_server_that_reads_once_fails_the_tests_that_split_a_message() {
+    if !have_python() {
+        return;
+    }
+    let run = fixture_run("echo", "echo_one_recv.py", &[]);
+    // Coalesced requests fit in its one recv(); a request in pieces, and
+    // one larger than its buffer, do not.
+    assert_eq!(run.failed(), ["one-byte-writes", "large"], "{}", run.stdout);
+    assert!(run.assumption("one-byte-writes").contains("answered the first byte and hung up"));
+    assert!(run.assumption("large").contains("one recv() holds the whole request"));
+    let mismatch = &run.report("one-byte-writes")["failure"]["mismatch"];
+    assert_eq!(mismatch["first_diff"], 1, "the byte after the one it answered: {mismatch}");
+}

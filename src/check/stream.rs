@@ -96,15 +96,25 @@ pub fn one_byte_writes(d: Arc<dyn Dialect>) -> Test {
         move |cx| {
             let mut conn = open(cx, &*d)?;
             let ex = d.message(1);
-            let mut alone = 0;
+            let (mut alone, mut went) = (0, 0);
             for (i, byte) in ex.request.iter().enumerate() {
-                send(&mut conn, std::slice::from_ref(byte))?;
+                went = i + 1;
+                if conn.send(std::slice::from_ref(byte)).is_err() {
+                    // It hung up (or reset) mid-request: what it sent back
+                    // before that is the evidence, read below.
+                    break;
+                }
                 // The next byte waits until the server's recv() took this
-                // one: the kernel shows its unread bytes for our connection.
+                // one: the kernel shows its unread bytes for our connection
+                // (and no socket at all once the server has closed it).
                 let taken = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
-                    (target::server_unread(conn.local, conn.peer) == Some(0)).then_some(())
+                    match target::server_unread(conn.local, conn.peer) {
+                        Some(0) => Some(true),
+                        Some(_) => None,
+                        None => Some(false),
+                    }
                 });
-                if taken.is_ok() {
+                if taken == Ok(true) {
                     alone += 1;
                 } else if i == 0 {
                     conn.log().note(&conn.name, "the server did not recv() the first byte; sending the rest anyway");
@@ -123,7 +133,8 @@ pub fn one_byte_writes(d: Arc<dyn Dialect>) -> Test {
                 };
                 e.into_failure(assumption)
                     .fact(format!(
-                        "{} bytes went one per send(); your server recv()'d {alone} of them alone",
+                        "{went} of the request's {} bytes went, one per send(); your server recv()'d {alone} of \
+                         them alone",
                         ex.request.len()
                     ))
                     .fact(said)

@@ -76,7 +76,7 @@ pub fn large(d: Arc<dyn Dialect>) -> Test {
             let result = read_reply(&mut conn, &ex.reply, d.order());
             conn.shutdown_write();
             let wrote = thread.join().unwrap_or(Ok(()));
-            result.map_err(|e| large_failure(e, &ex, &d))?;
+            result.map_err(|e| large_failure(e, &ex))?;
             if let Err((n, end)) = wrote {
                 return Err(Failure::new(format!(
                     "your server stopped reading the request after {n} bytes: {}",
@@ -88,23 +88,45 @@ pub fn large(d: Arc<dyn Dialect>) -> Test {
     )
 }
 
-fn large_failure(e: ReplyError, ex: &Exchange, d: &Arc<dyn Dialect>) -> Failure {
+fn large_failure(e: ReplyError, ex: &Exchange) -> Failure {
     let said = e.describe(ex.reply.len());
     let gap = e.mismatch.as_ref().and_then(|m| pattern::missing(&e.got, m.first_diff));
     let assumption = match (&e.problem, gap) {
         (_, Some((at, lost))) => format!(
             "your server assumed send() sends everything: it returned less, and the rest was never sent — \
-             {lost} bytes are missing after byte {at}; loop until every byte is sent (sendall)"
+             {} bytes are missing after byte {}; loop until every byte is sent (sendall)",
+            thousands(lost),
+            thousands(at)
         ),
         (Problem::Ended(End::TimedOut(_)), None) if !e.got.is_empty() => format!(
-            "only {} of {} bytes came back: your server dropped bytes — does it check what send() returns?",
-            e.got.len(),
-            ex.reply.len()
+            "your server assumed send() takes everything it is given: only the first {} of {} bytes came back, \
+             then nothing — send() returns how many bytes it queued (on a full buffer, fewer, or EAGAIN); loop \
+             until every byte is sent (sendall)",
+            thousands(e.got.len()),
+            thousands(ex.reply.len())
+        ),
+        (Problem::Ended(End::Eof | End::Reset), None) => format!(
+            "your server hung up after {} of a {} reply: it assumed one recv() holds the whole request — \
+             keep reading (and answering) until recv() returns 0",
+            mib(e.got.len()),
+            mib(ex.reply.len())
         ),
         _ => format!("a {} reply did not come back right: {said}", mib(ex.reply.len())),
     };
-    let _ = d;
     e.into_failure(assumption).fact(said)
+}
+
+/// 4221884 → "4,221,884".
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub fn reset(d: Arc<dyn Dialect>) -> Test {
@@ -254,4 +276,14 @@ pub fn slow_reader(d: Arc<dyn Dialect>) -> Test {
             Ok(format!("while one client sat on {} of unread replies, another was answered", mib(flooded)))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(super::thousands(4_221_884), "4,221,884");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1,000");
+    }
 }

@@ -101,7 +101,10 @@ fn describe_byte(view: &ByteView, at: usize) -> String {
         Some(&b) if b.is_ascii_graphic() || b == b' ' => format!("0x{b:02x} '{}'", b as char),
         Some(&b) => format!("0x{b:02x}"),
         None if view.total == 0 => "nothing".into(),
-        None if at >= view.total => format!("nothing more (the reply stopped after {} bytes)", view.total),
+        None if at >= view.total => {
+            let unit = if view.total == 1 { "byte" } else { "bytes" };
+            format!("nothing more (the reply stopped after {} {unit})", view.total)
+        }
         None => "a byte not shown".into(),
     }
 }
