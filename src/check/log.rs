@@ -10,6 +10,9 @@ use super::report::{LogEntry, Logged};
 /// the length is always exact.
 pub const PREVIEW: usize = 64;
 
+/// Sends and receives this large are bulk: merged with their neighbours.
+const BULK: usize = 4096;
+
 /// Entries kept per test: a 9 MiB transfer is hundreds of `recv()`s, and
 /// the first ones show the pattern.
 const MAX_ENTRIES: usize = 400;
@@ -42,11 +45,37 @@ impl ByteLog {
     }
 
     pub fn sent(&self, conn: &str, data: &[u8]) {
-        self.add(conn, Logged::Sent { len: data.len(), data: data[..data.len().min(PREVIEW)].to_vec() });
+        if !self.merged(conn, data.len(), true) {
+            self.add(conn, Logged::Sent { len: data.len(), calls: 1, data: data[..data.len().min(PREVIEW)].to_vec() });
+        }
     }
 
     pub fn received(&self, conn: &str, data: &[u8]) {
-        self.add(conn, Logged::Received { len: data.len(), data: data[..data.len().min(PREVIEW)].to_vec() });
+        if !self.merged(conn, data.len(), false) {
+            let preview = data[..data.len().min(PREVIEW)].to_vec();
+            self.add(conn, Logged::Received { len: data.len(), calls: 1, data: preview });
+        }
+    }
+
+    /// A bulk transfer is one entry, not hundreds: a large send or
+    /// receive right after another on the same connection is added to it.
+    /// Small ones always stand alone — they are what 1-byte tests show.
+    fn merged(&self, conn: &str, len: usize, sent: bool) -> bool {
+        if len < BULK {
+            return false;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(last) = inner.entries.last_mut().filter(|e| e.conn == conn) else { return false };
+        match (&mut last.what, sent) {
+            (Logged::Sent { len: total, calls, .. }, true) | (Logged::Received { len: total, calls, .. }, false)
+                if *total >= BULK =>
+            {
+                *total += len;
+                *calls += 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn note(&self, conn: &str, text: impl Into<String>) {
@@ -83,9 +112,25 @@ mod tests {
         let entries = log.entries();
         assert_eq!(entries.len(), 1);
         match &entries[0].what {
-            Logged::Sent { len, data } => assert_eq!((*len, data.len()), (1000, PREVIEW)),
+            Logged::Sent { len, data, .. } => assert_eq!((*len, data.len()), (1000, PREVIEW)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn bulk_transfers_are_one_entry_and_small_ones_stay_apart() {
+        let log = ByteLog::new();
+        for _ in 0..100 {
+            log.sent("c1", &[1u8; 65536]);
+        }
+        log.sent("c1", b"x");
+        log.sent("c1", b"y");
+        log.received("c1", &[2u8; 8192]);
+        log.received("c1", &[2u8; 8192]);
+        let entries = log.entries();
+        assert_eq!(entries.len(), 4, "{entries:?}");
+        assert!(matches!(entries[0].what, Logged::Sent { len: 6_553_600, calls: 100, .. }));
+        assert!(matches!(entries[3].what, Logged::Received { len: 16384, calls: 2, .. }));
     }
 
     #[test]

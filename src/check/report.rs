@@ -117,13 +117,16 @@ pub enum Logged {
     Connected {
         local: String,
     },
+    /// `len` bytes in `calls` send()s (bulk transfers are one entry).
     Sent {
         len: usize,
+        calls: usize,
         #[serde(serialize_with = "crate::event::bytes_as_hex")]
         data: Vec<u8>,
     },
     Received {
         len: usize,
+        calls: usize,
         #[serde(serialize_with = "crate::event::bytes_as_hex")]
         data: Vec<u8>,
     },

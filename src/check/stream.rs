@@ -141,7 +141,7 @@ pub fn one_byte_writes(d: Arc<dyn Dialect>) -> Test {
                     .sent(&ex.request)
             })?;
             Ok(format!(
-                "{} bytes, one per send() and one per recv() on your side, made one correct reply",
+                "{} bytes sent one per send(), each taken by its own recv() in your server, made one correct reply",
                 ex.request.len()
             ))
         },

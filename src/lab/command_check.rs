@@ -63,9 +63,11 @@ mod tests {
 
     #[test]
     fn bad_lines_say_what_was_wrong_with_the_usage() {
-        for bad in ["", "telnet srv", "echo", "echo srv --format json", "echo srv --timeout soon"] {
+        for bad in ["", "telnet srv", "echo", "echo srv --timeout soon"] {
             let e = parse_check(&words(bad)).unwrap_err();
             assert!(e.contains("usage: check PROTO"), "{bad}: {e}");
         }
+        let e = parse_check(&words("echo srv --format json")).unwrap_err();
+        assert!(e.contains("--format") && e.contains("on the command line"), "{e}");
     }
 }

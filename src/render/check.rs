@@ -112,6 +112,9 @@ fn describe_byte(view: &ByteView, at: usize) -> String {
 fn mismatch_lines(m: &Mismatch) -> Vec<String> {
     let mut lines = labelled_dump("expected", &m.expected, None);
     lines.extend(labelled_dump("received", &m.received, Some(m.first_diff)));
+    if m.received.total == 0 {
+        return lines;
+    }
     lines.push(format!(
         "{INDENT}{} first difference at byte {}: expected {}, received {}",
         " ".repeat(9),
@@ -125,8 +128,12 @@ fn mismatch_lines(m: &Mismatch) -> Vec<String> {
 fn log_line(e: &LogEntry) -> String {
     let what = match &e.what {
         Logged::Connected { local } => format!("connected from {local}"),
-        Logged::Sent { len, data } => format!("→ {} {}", count(*len), preview(data, *len)),
-        Logged::Received { len, data } => format!("← {} {}", count(*len), preview(data, *len)),
+        Logged::Sent { len, calls, data } => {
+            format!("→ {}{} {}", count(*len), in_calls(*calls, "send"), preview(data, *len))
+        }
+        Logged::Received { len, calls, data } => {
+            format!("← {}{} {}", count(*len), in_calls(*calls, "recv"), preview(data, *len))
+        }
         Logged::HalfClosed => "shutdown(SHUT_WR): FIN sent".into(),
         Logged::Eof => "← EOF (recv() returned 0)".into(),
         Logged::ResetSent => "close with SO_LINGER 0: RST sent".into(),
@@ -137,8 +144,16 @@ fn log_line(e: &LogEntry) -> String {
     format!("{INDENT}{} {:<4} {what}", format!("{:>9.1}ms", e.t_ms).dimmed(), e.conn.cyan())
 }
 
+fn in_calls(calls: usize, call: &str) -> String {
+    if calls > 1 { format!(" in {calls} {call}() calls") } else { String::new() }
+}
+
 fn count(len: usize) -> String {
-    if len == 1 { "1 byte ".into() } else { format!("{len} bytes") }
+    match len {
+        1 => "1 byte ".into(),
+        n if n >= 1 << 20 => crate::check::stream::mib(n),
+        n => format!("{n} bytes"),
+    }
 }
 
 fn preview(data: &[u8], len: usize) -> String {
