@@ -135,6 +135,8 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
     }
     let mut server = start(args)?;
     let began = Instant::now();
+    // Found once (a scan of every process's descriptors), and again after a restart.
+    let mut procs = server.processes(udp);
     sink.emit(&Event::CheckStart {
         proto: if udp && proto != crate::serve::config::Proto::Time {
             format!("{} --udp", proto.name())
@@ -142,7 +144,7 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
             proto.name().into()
         },
         target: server.describe(args),
-        server: server.processes(udp).describe(),
+        server: procs.describe(),
         tests: tests.len(),
     });
     let mut summary = Summary { passed: 0, failed: 0, not_run: 0, elapsed_ms: 0.0, failed_tests: Vec::new() };
@@ -167,7 +169,7 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
             sink.emit(&Event::CheckTest { report: Box::new(report) });
             continue;
         }
-        let cx = Cx::new(server.addr(), args, server.processes(udp));
+        let cx = Cx::new(server.addr(), args, procs.clone());
         let t0 = Instant::now();
         let result = (test.run)(&cx);
         let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -197,7 +199,10 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
             && !crate::lab::cancel::is_cancelled()
         {
             match program.restart(Duration::from_millis(args.start_timeout)) {
-                Ok(()) => restarts.push(program.addr),
+                Ok(()) => {
+                    restarts.push(program.addr);
+                    procs = Processes::group(program.pgid());
+                }
                 Err(why) => gone = Some(format!("your program could not be restarted: {why}")),
             }
         } else if matches!(server, Server::Address { .. }) && !server.listening(udp) {

@@ -95,6 +95,9 @@ pub fn answers_on(listener: SocketAddr, addr: SocketAddr) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Processes {
     pub pids: Vec<i32>,
+    /// A launched program's process group: looked at afresh each time,
+    /// so children it forks later (one per client) count too.
+    group: Option<i32>,
 }
 
 impl Processes {
@@ -123,19 +126,23 @@ impl Processes {
                 pids.push(pid);
             }
         }
-        Processes { pids }
+        Processes { pids, group: None }
     }
 
     /// Every process in process group `pgid` (a launched program and the
     /// children it forked).
     pub fn group(pgid: i32) -> Self {
         let pids = all_pids().into_iter().filter(|&pid| stat(pid).is_some_and(|s| s.pgrp == pgid)).collect();
-        Processes { pids }
+        Processes { pids, group: Some(pgid) }
     }
 
     /// CPU time used so far by all of them, user + system.
     pub fn cpu_time(&self) -> Duration {
-        let ticks: u64 = self.pids.iter().filter_map(|&p| stat(p)).map(|s| s.utime + s.stime).sum();
+        let pids = match self.group {
+            Some(pgid) => Processes::group(pgid).pids,
+            None => self.pids.clone(),
+        };
+        let ticks: u64 = pids.iter().filter_map(|&p| stat(p)).map(|s| s.utime + s.stime).sum();
         // Linux reports in USER_HZ, 100 per second on every architecture.
         Duration::from_millis(ticks * 10)
     }
