@@ -27,6 +27,19 @@ Examples:
 Exit status: 0 ok, 1 a check failed (a demo's expected effect, or book --check),
 2 usage or input error.";
 
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  netlab check echo 127.0.0.1:5000                 a server you started yourself
+  netlab check echo -- python3 echo_server.py      netlab starts it; its port is in $PORT
+  netlab check upper -- ./upper {port}             … or in place of {port}
+  netlab check auth --key hunter2 -- node auth.js
+  netlab check framed --only one-byte-writes,large --verbose 5000
+  netlab check --list                              every protocol's tests
+
+A failed test names the assumption that broke, shows the bytes (the first
+difference marked ^^) and its byte log. Exit status: 0 all passed, 1 a
+test failed, 2 usage error (bad address, nothing listening, bad options).";
+
 #[derive(Debug, Parser)]
 #[command(name = "netlab", version, about = "A learning lab for socket programming: lessons and live demos on real kernel sockets", after_help = EXAMPLES)]
 pub struct Cli {
@@ -66,6 +79,7 @@ pub enum Cmd {
     /// Run a reference server on loopback until Ctrl-C or SIGTERM.
     Serve(crate::serve::Config),
     /// Test a server you wrote (any language) with hostile clients: where does it break?
+    #[command(after_help = CHECK_EXAMPLES)]
     Check(crate::check::CheckArgs),
     /// Measure the reference servers: echo per model, framing cost, connections held.
     Bench {
