@@ -107,6 +107,11 @@ fn invalid_utf8(d: Arc<dyn Dialect>) -> Test {
     })
 }
 
+/// The echo (or upper) dialect, for protocols that become one (auth).
+pub fn raw(upper: bool) -> Box<dyn Dialect> {
+    Box::new(Raw(if upper { Transform::Upper } else { Transform::Echo }))
+}
+
 pub fn echo_suite() -> Vec<Test> {
     let d: Arc<dyn Dialect> = Arc::new(Raw(Transform::Echo));
     let (mut tests, destructive) = stream::shared(&d);

@@ -27,6 +27,7 @@ pub mod stream;
 pub mod stream_pressure;
 pub mod target;
 
+mod auth;
 mod echo;
 mod run;
 
@@ -205,7 +206,17 @@ pub fn suite(proto: Proto, udp: bool) -> Vec<Test> {
     match (proto, udp) {
         (Proto::Echo, _) => echo::echo_suite(),
         (Proto::Upper, false) => echo::upper_suite(),
+        (Proto::Auth, _) => auth::suite(false),
         _ => Vec::new(),
+    }
+}
+
+/// The tests `args` asks for: auth's depend on what it becomes (`--then`).
+pub fn suite_for(args: &CheckArgs) -> Vec<Test> {
+    match args.proto {
+        Some(Proto::Auth) => auth::suite(auth::upper(args.then)),
+        Some(proto) => suite(proto, args.is_udp()),
+        None => Vec::new(),
     }
 }
 

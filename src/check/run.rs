@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::program::{self, Program};
 use super::report::{Failure, LogEntry, Outcome, Summary, TestReport};
 use super::target::{self, Processes};
-use super::{CheckArgs, Cx, Test, every_suite, suite};
+use super::{CheckArgs, Cx, Test, every_suite, suite_for};
 use crate::event::{CheckListRow, CheckTestInfo, Event, Sink};
 
 /// Log entries a failure shows without --verbose: the start and the end.
@@ -129,7 +129,10 @@ pub fn run(args: &CheckArgs, sink: &mut dyn Sink) -> Result<Summary, String> {
         return Err(format!("--udp applies to upper only; {} is a TCP protocol", proto.name()));
     }
     let udp = args.is_udp();
-    let tests = selected(args, suite(proto, udp))?;
+    if proto == crate::serve::config::Proto::Auth && args.key.as_deref().is_none_or(str::is_empty) {
+        return Err("auth needs the key your server uses: give --key SECRET or set NETLAB_KEY=SECRET".into());
+    }
+    let tests = selected(args, suite_for(args))?;
     if tests.is_empty() {
         return Err(format!("no tests for {} yet", proto.name()));
     }

@@ -199,7 +199,17 @@ pub fn concurrent(d: Arc<dyn Dialect>) -> Test {
             let mut accepting = true;
             for i in 0..CLIENTS {
                 let conn = open(cx, &*d).map_err(|f| {
-                    let assumption = format!("with {i} clients connected, client {} could not connect", i + 1);
+                    let assumption = match i {
+                        0 => "the first client could not even start".to_string(),
+                        1 => "your server serves one client at a time: while the first stayed connected, the \
+                              second was not served"
+                            .to_string(),
+                        _ => format!(
+                            "your server serves only {i} clients at a time: with {i} connected, client {} was not \
+                             served",
+                            i + 1
+                        ),
+                    };
                     reframe(f, assumption)
                 })?;
                 // The next client connects once the server has accept()ed this
