@@ -30,6 +30,8 @@ pub mod target;
 mod auth;
 mod echo;
 mod run;
+mod udp;
+pub mod udp_client;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -159,6 +161,11 @@ impl<'a> Cx<'a> {
             .map_err(|e| connect_failure(self, &name, &e))
     }
 
+    /// A fresh name for a client of another kind (`u1` for UDP…).
+    pub fn name(&self, prefix: &str) -> String {
+        format!("{prefix}{}", self.conns.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
     /// Connections opened so far.
     pub fn opened(&self) -> usize {
         self.conns.load(Ordering::SeqCst)
@@ -207,6 +214,8 @@ pub fn suite(proto: Proto, udp: bool) -> Vec<Test> {
         (Proto::Echo, _) => echo::echo_suite(),
         (Proto::Upper, false) => echo::upper_suite(),
         (Proto::Auth, _) => auth::suite(false),
+        (Proto::Upper, true) => udp::upper_suite(),
+        (Proto::Time, _) => udp::time_suite(),
         _ => Vec::new(),
     }
 }
