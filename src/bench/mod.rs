@@ -9,11 +9,14 @@
 pub mod child;
 pub mod conns;
 pub mod echo;
+pub mod echo_load;
 pub mod framing;
 pub mod load;
 pub mod python;
 pub mod report;
 pub mod stats;
+#[cfg(test)]
+mod test_server;
 
 use std::time::{Duration, Instant};
 

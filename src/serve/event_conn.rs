@@ -5,6 +5,11 @@
 //! read is not enough: a FIN that came with the data brings no new edge),
 //! feeds the handler, and writes what the socket takes, keeping the rest for the
 //! next "writable". It never blocks, so one thread can hold thousands.
+//!
+//! Under a level-triggered loop (select, poll, epoll without `--edge`) a
+//! short read is enough: whatever is left, a FIN included, is reported
+//! again by the next wait, so the read that would only say EAGAIN — one
+//! system call in three for a small echo — is skipped.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -76,8 +81,11 @@ pub struct EventConn {
     totals: Totals,
     /// False after EOF or once the handler said close.
     reading: bool,
-    /// The last read said EAGAIN: nothing to read until the next "readable".
+    /// The last read said EAGAIN (or, level-triggered, came back short):
+    /// nothing to read until the next "readable".
     drained: bool,
+    /// The loop reports a readable socket on every wait, not only on a change.
+    level_triggered: bool,
     /// Why it ended badly, for the close line.
     failed: Option<String>,
 }
@@ -99,10 +107,16 @@ impl EventConn {
             totals: Totals::default(),
             reading: true,
             drained: false,
+            level_triggered: false,
             failed: None,
         };
         conn.handler.greet(&mut conn.out);
         Ok(conn)
+    }
+
+    /// The loop is level-triggered: a short read may end the turn.
+    pub fn set_level_triggered(&mut self, level: bool) {
+        self.level_triggered = level;
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -172,6 +186,8 @@ impl EventConn {
                     if self.handler.on_bytes(&buf[..n], &mut self.out) == Flow::Close {
                         self.reading = false;
                     }
+                    // Less than asked for: the socket was empty a moment ago.
+                    self.drained = self.level_triggered && n < buf.len();
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => self.drained = true,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

@@ -52,6 +52,11 @@ pub trait Waiter {
     /// Called only when a connection's interest changed.
     fn modify(&mut self, token: Token, fd: BorrowedFd<'_>, interest: Interest) -> std::io::Result<()>;
     fn remove(&mut self, token: Token, fd: BorrowedFd<'_>);
+    /// Whether a descriptor still ready is reported on every wait (select,
+    /// poll, plain epoll), not only when it becomes ready (EPOLLET).
+    fn level_triggered(&self) -> bool {
+        false
+    }
     /// Wait at most `timeout`; push what is ready. EINTR is an empty wait.
     fn wait(&mut self, timeout: Duration, ready: &mut Vec<(Token, Ready)>) -> std::io::Result<()>;
 }
@@ -200,7 +205,10 @@ impl Loop<'_, '_> {
         }
         let handler = server.protocol.handler(ctx.clone());
         let conn = match EventConn::new(stream, ctx.clone(), handler) {
-            Ok(c) => c,
+            Ok(mut c) => {
+                c.set_level_triggered(self.waiter.level_triggered());
+                c
+            }
             Err(e) => {
                 ctx.note("accept", CallResult::Failed { why: e.to_string() });
                 return None;

@@ -60,6 +60,10 @@ impl EpollWaiter {
 }
 
 impl Waiter for EpollWaiter {
+    fn level_triggered(&self) -> bool {
+        !self.edge
+    }
+
     fn add(&mut self, token: Token, fd: BorrowedFd<'_>, interest: Interest) -> std::io::Result<()> {
         let event = EpollEvent::new(self.flags(token, interest), token.to_u64());
         Ok(self.epoll.add(fd, event)?)

@@ -32,6 +32,10 @@ fn flags(interest: Interest) -> PollFlags {
 }
 
 impl Waiter for PollWaiter {
+    fn level_triggered(&self) -> bool {
+        true
+    }
+
     fn add(&mut self, token: Token, fd: BorrowedFd<'_>, interest: Interest) -> std::io::Result<()> {
         self.watched.insert(token, (fd.as_raw_fd(), flags(interest)));
         Ok(())

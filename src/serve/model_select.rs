@@ -33,6 +33,10 @@ pub fn beyond_fd_setsize(fd: RawFd) -> Option<String> {
 }
 
 impl Waiter for SelectWaiter {
+    fn level_triggered(&self) -> bool {
+        true
+    }
+
     fn refuse(&self, fd: RawFd) -> Option<String> {
         beyond_fd_setsize(fd)
     }

@@ -85,6 +85,45 @@ fn data_and_fin_together_end_in_one_turn() {
 }
 
 #[test]
+fn level_triggered_a_short_read_ends_the_turn_and_the_next_wait_brings_the_rest() {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let (mut client, server) = pair();
+    let mut c = conn(server, Box::new(Echo));
+    c.set_level_triggered(true);
+    client.write_all(b"last words").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let rdhup = PollFlags::from_bits_retain(nix::libc::POLLRDHUP);
+    let mut fds = [PollFd::new(c.fd(), rdhup)];
+    assert_eq!(poll(&mut fds, PollTimeout::from(5000u16)).unwrap(), 1);
+    // The short read ends the turn: no second read for EAGAIN, so the
+    // FIN behind the data waits for the next turn…
+    let mut buf = vec![0; READ_BUF];
+    assert_eq!(c.service(ALL, Instant::now(), &mut buf), Status::Open);
+    assert!(c.drained && c.interest().read);
+    // …which a level-triggered wait starts, since the socket is still readable.
+    let mut fds = [PollFd::new(c.fd(), PollFlags::POLLIN)];
+    assert_eq!(poll(&mut fds, PollTimeout::ZERO).unwrap(), 1);
+    assert_eq!(c.service(ALL, Instant::now(), &mut buf), Status::Done);
+    c.close("");
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"last words");
+}
+
+#[test]
+fn level_triggered_a_full_read_keeps_reading() {
+    let (mut client, server) = pair();
+    let mut c = conn(server, Box::new(Echo));
+    c.set_level_triggered(true);
+    client.write_all(&[b'x'; 100]).unwrap();
+    // A buffer of 10 filled to the brim: there may be more, read on.
+    let mut buf = vec![0; 10];
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(c.service(ALL, Instant::now(), &mut buf), Status::More);
+    assert!(!c.drained);
+}
+
+#[test]
 fn a_client_that_never_reads_stops_being_read_at_the_cap() {
     let (mut client, server) = pair();
     let mut c = conn(server, Box::new(Echo));
