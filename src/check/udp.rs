@@ -196,7 +196,9 @@ fn survives(cx: &Cx, request: &[u8], what: &str) -> Result<(), Failure> {
     match udp.ask(request) {
         Ok(got) if !got.is_empty() => {}
         Ok(_) => {
-            return Err(Failure::new(format!("your server answered {what} with an empty datagram: say what was wrong")));
+            return Err(Failure::new(format!(
+                "your server answered {what} with an empty datagram: say what was wrong"
+            )));
         }
         Err(f) => {
             return Err(super::stream::reframe(

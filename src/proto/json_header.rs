@@ -174,19 +174,31 @@ impl Decoder {
     /// any of the body is buffered. After an error the decoder keeps
     /// reporting it; close the connection.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        Ok(self.next_frame_ref()?.map(|(header, body)| Frame { header, body: body.to_vec() }))
+    }
+
+    /// One `read()` from `r` straight into the decoder's buffer (no copy
+    /// through the caller's): `Ok(0)` is end of stream.
+    pub fn read_from(&mut self, r: &mut impl std::io::Read, max: usize) -> std::io::Result<usize> {
+        self.buf.read_from(r, max)
+    }
+
+    /// Like [`Decoder::next_frame`], but the body is lent where it lies
+    /// in the buffer instead of copied out: valid until the next read.
+    pub fn next_frame_ref(&mut self) -> Result<Option<(Map<String, Value>, &[u8])>, FrameError> {
         if self.pending.is_none() {
             self.pending = self.parse_header()?;
         }
         let Some(p) = &self.pending else { return Ok(None) };
-        let frame_len = p.header_len + p.body_len;
-        let Some(frame) = self.buf.unread().get(..frame_len) else {
+        let (frame_len, header_len, body_len) = (p.header_len + p.body_len, p.header_len, p.body_len);
+        if self.buf.len() < frame_len {
             self.buf.reserve_for(frame_len);
             return Ok(None);
-        };
-        let body = frame[p.header_len..].to_vec();
+        }
         let header = self.pending.take().map(|p| p.header).unwrap_or_default();
+        let at = self.buf.position() + header_len;
         self.buf.consume(frame_len);
-        Ok(Some(Frame { header, body }))
+        Ok(Some((header, self.buf.consumed(at, body_len))))
     }
 
     fn parse_header(&self) -> Result<Option<Pending>, FrameError> {

@@ -76,6 +76,18 @@ impl Decoder {
     /// reporting it: the stream cannot be resynchronised, so close the
     /// connection.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        Ok(self.next_frame_ref()?.map(<[u8]>::to_vec))
+    }
+
+    /// One `read()` from `r` straight into the decoder's buffer (no copy
+    /// through the caller's): `Ok(0)` is end of stream.
+    pub fn read_from(&mut self, r: &mut impl std::io::Read, max: usize) -> std::io::Result<usize> {
+        self.buf.read_from(r, max)
+    }
+
+    /// Like [`Decoder::next_frame`], but the body is lent where it lies
+    /// in the buffer instead of copied out: valid until the next read.
+    pub fn next_frame_ref(&mut self) -> Result<Option<&[u8]>, FrameError> {
         let pending = self.buf.unread();
         let Some((header, rest)) = pending.split_first_chunk::<HEADER_LEN>() else {
             return Ok(None);
@@ -91,9 +103,10 @@ impl Decoder {
             self.buf.reserve_for(HEADER_LEN + len);
             return Ok(None);
         };
-        let frame = body.to_vec();
+        let _ = body;
+        let at = self.buf.position() + HEADER_LEN;
         self.buf.consume(HEADER_LEN + len);
-        Ok(Some(frame))
+        Ok(Some(self.buf.consumed(at, len)))
     }
 
     /// Call when `recv()` returns 0 (end of stream).
