@@ -140,6 +140,9 @@ pub fn parse_header(
     Ok(Some(Pending { header, header_len: LEN_BYTES + json_len, body_len }))
 }
 
+/// A frame's header, and its body lent from the decoder's buffer.
+pub type FrameRef<'a> = (Map<String, Value>, &'a [u8]);
+
 /// Incremental decoder: push bytes in any chunking, pull out [`Frame`]s.
 #[derive(Debug)]
 pub struct Decoder {
@@ -185,7 +188,7 @@ impl Decoder {
 
     /// Like [`Decoder::next_frame`], but the body is lent where it lies
     /// in the buffer instead of copied out: valid until the next read.
-    pub fn next_frame_ref(&mut self) -> Result<Option<(Map<String, Value>, &[u8])>, FrameError> {
+    pub fn next_frame_ref(&mut self) -> Result<Option<FrameRef<'_>>, FrameError> {
         if self.pending.is_none() {
             self.pending = self.parse_header()?;
         }
