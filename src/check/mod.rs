@@ -28,6 +28,8 @@ pub mod stream_pressure;
 pub mod target;
 
 mod auth;
+mod chat;
+mod chat_member;
 mod echo;
 mod run;
 mod udp;
@@ -216,6 +218,7 @@ pub fn suite(proto: Proto, udp: bool) -> Vec<Test> {
         (Proto::Auth, _) => auth::suite(false),
         (Proto::Upper, true) => udp::upper_suite(),
         (Proto::Time, _) => udp::time_suite(),
+        (Proto::Chat, _) => chat::suite(),
         _ => Vec::new(),
     }
 }

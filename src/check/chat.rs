@@ -1,0 +1,206 @@
+//! chat: newline-delimited UTF-8; the first line is the nickname, every
+//! later line goes to every *other* member as `nick: text`, joins and
+//! leaves are announced, `quit` or EOF leaves. The tests need no
+//! particular welcome or wording of announcements: they look for the
+//! lines the protocol fixes, and name members in announcements.
+//!
+//! Negative checks ("the sender never gets its own line", "no fragment of
+//! an unfinished line") are made exact by ordering, not by waiting: one
+//! connection's bytes arrive in order, so once a later line has arrived,
+//! an earlier one that was going to come would have come first.
+
+use std::time::Duration;
+
+use super::chat_member::{Member, nicks, room, sync};
+use super::conn::{End, Opts};
+use super::report::Failure;
+use super::stream::{self, CLIENTS, mib, reframe};
+use super::{Test, target};
+
+pub fn suite() -> Vec<Test> {
+    vec![
+        Test::new("broadcast", "a line reaches every other member as `nick: text`, and not its sender", |cx| {
+            let n = nicks(&["ann", "bob", "cy"]);
+            let mut m = room(cx, &n)?;
+            m[0].say("hello, everyone")?;
+            let since = m[0].heard.len();
+            for other in m.iter_mut().skip(1) {
+                other.hear(&n[0], "hello, everyone")?;
+            }
+            // bob's reply reaches ann after anything the server sent her
+            // for her own line: her stream is in order.
+            m[1].say("hi ann")?;
+            m[0].hear(&n[1], "hi ann")?;
+            let own = format!("{}: hello, everyone", n[0]);
+            let back = m[0].heard[since..].iter().find(|l| **l == own || *l == "hello, everyone");
+            if let Some(line) = back {
+                return Err(Failure::new(
+                    "your server sent the line back to its sender: broadcast to every member except the one it came from",
+                )
+                .fact(format!("{} got {line:?}", n[0])));
+            }
+            Ok("a line reached both other members as `nick: text`, and not its sender".into())
+        }),
+        Test::new("join-leave", "joins and leaves are announced to the others, naming the member", |cx| {
+            let n = nicks(&["ann", "bob", "cy"]);
+            let mut m = room(cx, &n[..2])?;
+            let bob_nick = n[1].clone();
+            if let Err(end) = m[0].wait_for(|l| Member::announces(l, &bob_nick)) {
+                return Err(Failure::new(format!(
+                    "your server did not announce that {} joined: the others should be told (a line naming them)",
+                    n[1]
+                ))
+                .fact(format!("{} heard: {}; then {}", n[0], m[0].heard.join(" | "), end.describe())));
+            }
+            let bob = m.pop().map(|b| b.conn);
+            let mut bob = bob.ok_or_else(|| Failure::new("no member"))?;
+            stream::send(&mut bob, b"quit\n")?;
+            let left = |ann: &mut Member, who: &str, how: &str| -> Result<(), Failure> {
+                let before = ann.heard.len();
+                let found = ann.wait_for(|l| Member::announces(l, who));
+                found.map(|_| ()).map_err(|end| {
+                    Failure::new(format!("your server did not announce that {who} left ({how}): tell the others"))
+                        .fact(format!("heard since: {}; then {}", ann.heard[before..].join(" | "), end.describe()))
+                })
+            };
+            left(&mut m[0], &n[1], "with quit")?;
+            let cy = Member::join(cx, &n[2])?;
+            m[0].wait_for(|l| Member::announces(l, &n[2]))
+                .map_err(|_| Failure::new(format!("your server did not announce that {} joined", n[2])))?;
+            cy.conn.close();
+            left(&mut m[0], &n[2], "by closing the connection, no quit")?;
+            Ok("a join, a quit and a close were each announced to the others".into())
+        }),
+        Test::new("one-byte-writes", "a line sent one byte per send(), each recv()'d alone, arrives whole", |cx| {
+            let n = nicks(&["ann", "bob"]);
+            let mut m = room(cx, &n)?;
+            let line = b"one byte at a time\n";
+            for byte in line {
+                stream::send(&mut m[1].conn, std::slice::from_ref(byte))?;
+                let c = &m[1].conn;
+                let _ = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
+                    matches!(target::server_unread(c.local, c.peer), Some(0) | None).then_some(())
+                });
+            }
+            m[0].hear(&n[1], "one byte at a time").map_err(|f| {
+                reframe(
+                    f,
+                    "your server assumed one recv() holds one line: a line can arrive in pieces — collect bytes \
+                     until the newline, then send the line",
+                )
+            })?;
+            Ok("a line in 19 pieces reached the others as one line".into())
+        }),
+        Test::new("coalesced", "three lines in one send() reach the others as three lines, in order", |cx| {
+            let n = nicks(&["ann", "bob"]);
+            let mut m = room(cx, &n)?;
+            stream::send(&mut m[1].conn, b"line one\nline two\nline three\n")?;
+            for text in ["line one", "line two", "line three"] {
+                m[0].hear(&n[1], text).map_err(|f| {
+                    reframe(
+                        f,
+                        "your server assumed one recv() = one line: three arrived in one recv() — split what you \
+                         receive at every newline",
+                    )
+                })?;
+            }
+            Ok("three lines glued in one send() came out as three".into())
+        }),
+        Test::new("concurrent", "50 members in the room at once; one line reaches the other 49", |cx| {
+            let names: Vec<String> = (0..CLIENTS).map(|i| format!("m{i}")).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let n = nicks(&refs);
+            let mut m = room(cx, &n).map_err(|f| reframe(f, "your server cannot hold 50 members at once"))?;
+            m[0].say("hi all 50")?;
+            for other in m.iter_mut().skip(1) {
+                other.hear(&n[0], "hi all 50")?;
+            }
+            Ok(format!("{CLIENTS} members; one line reached the other {}", CLIENTS - 1))
+        }),
+        Test::new("slow-reader", "a member that never reads does not stop the others' chat", |cx| {
+            let n = nicks(&["ann", "bob", "slow"]);
+            let mut m = room(cx, &n[..2])?;
+            let mut slow = Member::join_with(cx, &n[2], Opts { rcvbuf: Some(64 * 1024) })?;
+            sync(cx, &mut m[0], &mut slow)?;
+            // More than any send buffer can hold for the slow member.
+            let line = "x".repeat(1000);
+            let (lines, batch) = (8192, 64);
+            for k in (0..lines).step_by(batch) {
+                let chunk: String = (k..k + batch).map(|i| format!("{i} {line}\n")).collect();
+                if let Err((_, end)) = m[1].conn.send(chunk.as_bytes()) {
+                    return Err(stuck(k, &end));
+                }
+                let last = format!("{} {line}", k + batch - 1);
+                m[0].hear(&n[1], &last).map_err(|f| reframe(f, stuck_sentence(k + batch)))?;
+            }
+            slow.conn.reset();
+            Ok(format!("{} of lines went by while one member read none", mib(lines * 1006)))
+        }),
+        Test::new("quit", "`quit` leaves: the server closes the connection", |cx| {
+            let n = nicks(&["ann"]);
+            let mut ann = Member::join(cx, &n[0])?;
+            ann.say("quit")?;
+            match ann.wait_for(|_| false) {
+                Err(End::Eof | End::Reset) => Ok("quit closed the connection".into()),
+                _ => Err(Failure::new("your server did not close the connection after `quit`")),
+            }
+        }),
+        Test::new(
+            "mid-line-vanish",
+            "members that vanish mid-line (FIN, RST): no fragment is sent, the room goes on",
+            |cx| {
+                let n = nicks(&["ann", "bob", "cy", "dan"]);
+                let mut m = room(cx, &n[..3])?;
+                let cy = m.pop().ok_or_else(|| Failure::new("no member"))?;
+                let mut bob = m.pop().ok_or_else(|| Failure::new("no member"))?;
+                stream::send(&mut bob.conn, b"half a li")?;
+                bob.conn.close();
+                let mut cy_conn = cy.conn;
+                stream::send(&mut cy_conn, b"half of anoth")?;
+                cy_conn.reset();
+                // Their leaves, if announced, come before anything later.
+                for who in [&n[1], &n[2]] {
+                    let _ = m[0].wait_for(|l| Member::announces(l, who) && !l.contains("half"));
+                }
+                let mut dan = Member::join(cx, &n[3])?;
+                dan.say("is anyone here")?;
+                m[0].hear(&n[3], "is anyone here")
+                    .map_err(|f| reframe(f, "your server stopped relaying after members vanished mid-line"))?;
+                if let Some(line) = m[0].heard_any(|l| l.contains("half a li") || l.contains("half of anoth")) {
+                    return Err(Failure::new(
+                        "your server sent an unfinished line: a member that vanishes mid-line never finished it — drop \
+                     the fragment",
+                    )
+                    .fact(format!("{} got {line:?}", n[0])));
+                }
+                Ok("two members vanished mid-line; no fragment was sent, and the room went on".into())
+            },
+        ),
+        Test::new("invalid-utf8", "a line that is not UTF-8 does not break the server or the room", |cx| {
+            let n = nicks(&["ann", "bob", "cy"]);
+            let mut m = room(cx, &n)?;
+            let _ = m[1].conn.send(b"\xff\xfe not utf-8\n");
+            m[0].say("still working?")?;
+            m[2].hear(&n[0], "still working?").map_err(|f| {
+                reframe(
+                    f,
+                    "your server stopped relaying after a line that is not UTF-8: decode with errors handled, or \
+                     refuse that line only",
+                )
+            })?;
+            Ok("after an invalid UTF-8 line the room still worked".into())
+        }),
+    ]
+}
+
+fn stuck_sentence(sent: usize) -> String {
+    format!(
+        "your server stops the room while one member is slow: after {sent} lines, a blocking send() to the member \
+         that does not read held up everyone — give each member its own queue (and drop or cut off one that never \
+         reads)"
+    )
+}
+
+fn stuck(k: usize, end: &End) -> Failure {
+    Failure::new(stuck_sentence(k)).fact(format!("bob's send stalled: {}", end.describe()))
+}
