@@ -98,7 +98,17 @@ pub fn one_byte_writes(d: Arc<dyn Dialect>) -> Test {
             let ex = d.message(1);
             let mut alone = 0;
             for (i, byte) in ex.request.iter().enumerate() {
-                send(&mut conn, std::slice::from_ref(byte))?;
+                send(&mut conn, std::slice::from_ref(byte)).map_err(|f| {
+                    let whole = ex.request.len();
+                    reframe(
+                        f,
+                        format!(
+                            "your server assumed one recv() returns a whole message: it hung up while the message \
+                             was arriving one byte per send() ({i} of {whole} bytes sent)"
+                        ),
+                    )
+                    .sent(&ex.request)
+                })?;
                 // The next byte waits until the server's recv() took this
                 // one: the kernel shows its unread bytes for our connection.
                 let taken = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
