@@ -27,7 +27,10 @@ pub mod stream;
 pub mod stream_pressure;
 pub mod target;
 
+mod broken_frames;
 mod echo;
+mod framed;
+mod framing;
 mod run;
 
 use std::net::SocketAddr;
@@ -205,6 +208,7 @@ pub fn suite(proto: Proto, udp: bool) -> Vec<Test> {
     match (proto, udp) {
         (Proto::Echo, _) => echo::echo_suite(),
         (Proto::Upper, false) => echo::upper_suite(),
+        (Proto::Framed, _) => framed::suite(),
         _ => Vec::new(),
     }
 }
