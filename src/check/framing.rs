@@ -59,13 +59,13 @@ pub fn by_order(make: impl Fn(LengthOrder) -> Vec<Test>) -> Vec<Test> {
 /// replies are flipped (so --native-endian would not help).
 pub fn diagnosis(expected: LengthOrder, reads_ours: bool) -> String {
     match (expected, reads_ours) {
-        (LengthOrder::BigEndian, false) => "your server wrote the length in little-endian (struct.pack('i') on x86) \
-             and reads it that way too, but the protocol's length is big-endian, network order (struct.pack('!I')): \
+        (LengthOrder::BigEndian, false) => "your server wrote the length in little-endian (struct.pack('i') on x86), \
+             but the protocol's length is big-endian, network order (struct.pack('!I')): \
              use '!I' on both sides — or, if little-endian is what your server means to speak, run netlab check with \
              --native-endian"
             .into(),
         (LengthOrder::LittleEndian, false) => "your server wrote the length in big-endian (network order, \
-             struct.pack('!I')) and reads it that way too, but --native-endian expects little-endian \
+             struct.pack('!I')), but --native-endian expects little-endian \
              (struct.pack('i')): if network order is what your server means to speak — the portable choice — run \
              netlab check without --native-endian"
             .into(),
@@ -202,6 +202,15 @@ pub fn reason(frame: &Frame) -> String {
     if said.is_empty() { "your server replied with an error frame".into() } else { format!("your server said: {said}") }
 }
 
+/// A hex tag for names no earlier run left behind.
+pub fn random_tag() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS per process and steps per call.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +228,6 @@ mod tests {
     fn a_raw_frame_counts_the_header_it_is_given() {
         assert_eq!(raw_frame(b"nope", b"!", LengthOrder::BigEndian), b"\0\0\0\x04nope!");
         assert_eq!(raw_frame(b"ab", b"", LengthOrder::LittleEndian), b"\x02\0\0\0ab");
+        assert_ne!(random_tag(), random_tag());
     }
 }

@@ -28,6 +28,7 @@ pub mod stream_pressure;
 pub mod target;
 
 mod broken_frames;
+mod cmd;
 mod echo;
 mod framed;
 mod framing;
@@ -209,6 +210,7 @@ pub fn suite(proto: Proto, udp: bool) -> Vec<Test> {
         (Proto::Echo, _) => echo::echo_suite(),
         (Proto::Upper, false) => echo::upper_suite(),
         (Proto::Framed, _) => framed::suite(),
+        (Proto::Cmd, _) => cmd::suite(),
         _ => Vec::new(),
     }
 }
