@@ -30,6 +30,9 @@ pub mod target;
 mod broken_frames;
 mod cmd;
 mod echo;
+mod file;
+mod file_large;
+mod file_refusals;
 mod framed;
 mod framing;
 mod run;
@@ -211,6 +214,7 @@ pub fn suite(proto: Proto, udp: bool) -> Vec<Test> {
         (Proto::Upper, false) => echo::upper_suite(),
         (Proto::Framed, _) => framed::suite(),
         (Proto::Cmd, _) => cmd::suite(),
+        (Proto::File, _) => file::suite(),
         _ => Vec::new(),
     }
 }
