@@ -9,6 +9,7 @@
 //! it: the injected part of each request creates a file in a fresh
 //! directory only this checker knows, and a file that appears is the proof.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +17,7 @@ use std::time::Instant;
 use super::conn::Conn;
 use super::dialect::{Body, Dialect, Exchange, Expect, read_frame, read_reply};
 use super::framing::{OrderProbe, by_order, random_tag};
-use super::report::Failure;
+use super::report::{Failure, LogEntry, Logged};
 use super::stream;
 use super::{Cx, Test};
 use crate::proto::json_header::LengthOrder;
@@ -271,11 +272,64 @@ fn invalid_utf8(d: Arc<Cmd>) -> Test {
     )
 }
 
+/// A pause this long between two bytes of the one-byte test may have
+/// ended the request by the 100 ms idle rule: the server was right to
+/// answer it, and the test says nothing about the server.
+const PAUSE_MS: f64 = 80.0;
+
+/// Tries of the one-byte test when netlab itself paused too long.
+const TRIES: usize = 3;
+
+/// The longest pause between two one-byte sends on one connection.
+fn longest_pause(entries: &[LogEntry]) -> f64 {
+    let mut last: HashMap<&str, f64> = HashMap::new();
+    let mut longest = 0.0f64;
+    for e in entries {
+        if let Logged::Sent { len: 1, .. } = e.what {
+            if let Some(t) = last.insert(&e.conn, e.t_ms) {
+                longest = longest.max(e.t_ms - t);
+            }
+        }
+    }
+    longest
+}
+
+/// The shared one-byte test, run again when a busy machine held netlab
+/// past the idle rule between two bytes (the checker's fault, not yours).
+fn paced(t: Test) -> Test {
+    let run = t.run;
+    Test::new(t.name, t.about, move |cx| {
+        let mut attempt = 1;
+        loop {
+            let from = cx.log.entries().len();
+            let f = match run(cx) {
+                Ok(summary) => return Ok(summary),
+                Err(f) => f,
+            };
+            let pause = longest_pause(cx.log.entries().get(from..).unwrap_or_default());
+            if pause < PAUSE_MS {
+                return Err(f);
+            }
+            if attempt == TRIES {
+                return Err(f.fact(format!(
+                    "netlab itself paused {pause:.0} ms between two bytes (a busy machine), past the 100 ms idle \
+                     rule: this failure may be netlab's — run the check again"
+                )));
+            }
+            let why = format!("netlab paused {pause:.0} ms between two bytes, so the idle rule may have ended it");
+            cx.log.note("", format!("{why}: once more"));
+            attempt += 1;
+        }
+    })
+}
+
 fn tests(order: LengthOrder) -> Vec<Test> {
     let d = Arc::new(Cmd { order });
     let dialect: Arc<dyn Dialect> = d.clone();
     let probe = OrderProbe::new(|order| Arc::new(Cmd { order }) as Arc<dyn Dialect>);
-    let (mut all, destructive) = stream::shared(&dialect);
+    let (gentle, destructive) = stream::shared(&dialect);
+    let mut all: Vec<Test> =
+        gentle.into_iter().map(|t| if t.name == "one-byte-writes" { paced(t) } else { t }).collect();
     all.push(unknown_command(d.clone()));
     all.push(bare_command(d.clone()));
     all.push(big_output(d.clone()));
@@ -287,4 +341,30 @@ fn tests(order: LengthOrder) -> Vec<Test> {
 
 pub fn suite() -> Vec<Test> {
     by_order(tests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(conn: &str, t_ms: f64, len: usize) -> LogEntry {
+        LogEntry { t_ms, conn: conn.into(), what: Logged::Sent { len, data: vec![b'x'; len] } }
+    }
+
+    #[test]
+    fn the_longest_pause_is_between_one_byte_sends_on_one_connection() {
+        let log = [sent("c1", 0.0, 1), sent("c2", 50.0, 1), sent("c1", 10.0, 1), sent("c1", 95.0, 1)];
+        assert_eq!(longest_pause(&log), 85.0);
+        // Whole requests and other connections' bytes are not pauses.
+        assert_eq!(longest_pause(&[sent("c1", 0.0, 30), sent("c1", 500.0, 30), sent("c2", 900.0, 1)]), 0.0);
+    }
+
+    #[test]
+    fn every_injection_names_a_canary_inside_the_directory() {
+        let dir = Path::new("/tmp/netlab-check-shell-x");
+        for (line, canary) in injections(dir) {
+            assert!(canary.starts_with(dir) && line.contains(canary.to_str().unwrap()), "{line}");
+            assert!(crate::serve::cmd_builtins::shell_syntax(&line).is_some(), "{line}");
+        }
+    }
 }
