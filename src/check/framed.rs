@@ -123,10 +123,8 @@ fn extra_fields(d: Arc<Framed>) -> Test {
             // Written out by hand so data_size comes last, after a nested
             // object: a server that expects it first, or alone, shows.
             let body = b"extra fields are fine\n";
-            let header = format!(
-                r#"{{"type": "greeting", "id": 7, "meta": {{"from": "netlab", "tags": ["a", "b"], "ok": true}}, "data_size": {}}}"#,
-                body.len()
-            );
+            let meta = r#"{"from": "netlab", "tags": ["a", "b"], "ok": true}"#;
+            let header = format!(r#"{{"type": "greeting", "id": 7, "meta": {meta}, "data_size": {}}}"#, body.len());
             let ex = Exchange { request: framing::raw_frame(header.as_bytes(), body, d.order), reply: echo_of(body) };
             echoed(
                 cx,
