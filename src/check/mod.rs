@@ -28,9 +28,16 @@ pub mod stream_pressure;
 pub mod target;
 
 mod auth;
+mod broken_frames;
 mod chat;
 mod chat_member;
+mod cmd;
 mod echo;
+mod file;
+mod file_large;
+mod file_refusals;
+mod framed;
+mod framing;
 mod run;
 mod udp;
 pub mod udp_client;
@@ -219,7 +226,9 @@ pub fn suite(proto: Proto, udp: bool) -> Vec<Test> {
         (Proto::Upper, true) => udp::upper_suite(),
         (Proto::Time, _) => udp::time_suite(),
         (Proto::Chat, _) => chat::suite(),
-        _ => Vec::new(),
+        (Proto::Framed, _) => framed::suite(),
+        (Proto::Cmd, _) => cmd::suite(),
+        (Proto::File, _) => file::suite(),
     }
 }
 

@@ -102,6 +102,7 @@ pub fn one_byte_writes(d: Arc<dyn Dialect>) -> Test {
                 if conn.send(std::slice::from_ref(byte)).is_err() {
                     // It hung up (or reset) mid-request: what it sent back
                     // before that is the evidence, read below.
+                    went = i;
                     break;
                 }
                 // The next byte waits until the server's recv() took this
@@ -126,6 +127,12 @@ pub fn one_byte_writes(d: Arc<dyn Dialect>) -> Test {
                 let assumption = if closed && !e.got.is_empty() {
                     "your server assumed one recv() returns a whole message: it answered the first byte and hung up"
                         .to_string()
+                } else if closed && went < ex.request.len() {
+                    format!(
+                        "your server assumed one recv() returns a whole message: it hung up while the message was \
+                         arriving one byte per send() ({went} of {} bytes sent)",
+                        ex.request.len()
+                    )
                 } else {
                     "your server assumed one recv() returns a whole message: TCP may deliver a message in pieces, \
                      so read until the message is complete"
