@@ -348,7 +348,7 @@ mod tests {
     use super::*;
 
     fn sent(conn: &str, t_ms: f64, len: usize) -> LogEntry {
-        LogEntry { t_ms, conn: conn.into(), what: Logged::Sent { len, data: vec![b'x'; len] } }
+        LogEntry { t_ms, conn: conn.into(), what: Logged::Sent { len, calls: 1, data: vec![b'x'; len] } }
     }
 
     #[test]
