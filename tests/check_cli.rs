@@ -44,7 +44,7 @@ fn list_shows_every_protocol_and_only_refuses_unknown_tests() {
     let out = netlab(&["check", "--list"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for proto in ["echo", "upper"] {
+    for proto in ["echo", "upper", "upper --udp", "time", "framed", "cmd", "auth", "file", "chat"] {
         assert!(text.contains(&format!("{proto} (")), "{text}");
     }
     assert!(text.contains("one-byte-writes") && text.contains("slow-reader"), "{text}");
