@@ -87,16 +87,16 @@ impl Auth {
 }
 
 impl Handler for Auth {
-    fn greet(&mut self, out: &mut Vec<u8>) {
+    fn greet(&mut self, out: &mut Vec<u8>) -> Flow {
         if matches!(self.state, State::Closing) {
-            return;
+            return Flow::Close;
         }
         let challenge = match challenge::random_challenge() {
             Ok(c) => c,
             Err(e) => {
                 self.ctx.note("getrandom", CallResult::Failed { why: format!("{e}: closing the connection") });
                 self.state = State::Closing;
-                return;
+                return Flow::Close;
             }
         };
         out.extend_from_slice(&challenge);
@@ -111,6 +111,7 @@ impl Handler for Auth {
         );
         let deadline = Instant::now() + self.settings.timeout;
         self.state = State::Waiting { challenge, answer: Vec::with_capacity(len), deadline };
+        Flow::Continue
     }
 
     fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Flow {
@@ -154,8 +155,8 @@ impl Handler for Auth {
         match &self.state {
             State::Waiting { deadline, .. } => Some(*deadline),
             State::Open(inner) => inner.deadline(),
-            // Already closing: wake the driver at once so it closes.
-            State::Closing => Some(Instant::now()),
+            // Refused: the Flow::Close that said so already ends the connection.
+            State::Closing => None,
         }
     }
 
@@ -218,7 +219,7 @@ mod tests {
     /// Greet, then return the challenge it sent.
     fn challenge_of(a: &mut Auth) -> Vec<u8> {
         let mut out = Vec::new();
-        a.greet(&mut out);
+        assert_eq!(a.greet(&mut out), Flow::Continue);
         assert_eq!(out.len(), CHALLENGE_LEN);
         out
     }

@@ -34,7 +34,6 @@
 //!   contain a space, so they never look like a member's line.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::chat_room::{MemberId, Room, valid_nick};
 use super::handler::{Ctx, Flow, Handler};
@@ -53,7 +52,7 @@ pub struct Chat {
     room: Arc<Room>,
     ctx: Ctx,
     /// `None` if the eventfd could not be made (out of descriptors): then
-    /// the connection is closed at once with a line saying why.
+    /// the greeting says why and closes the connection.
     mailbox: Option<Arc<Mailbox>>,
     lines: Decoder,
     member: Option<(MemberId, String)>,
@@ -140,10 +139,16 @@ fn plural(n: usize) -> &'static str {
 }
 
 impl Handler for Chat {
-    fn greet(&mut self, out: &mut Vec<u8>) {
+    fn greet(&mut self, out: &mut Vec<u8>) -> Flow {
         match self.mailbox {
-            Some(_) => out.extend_from_slice(GREETING.as_bytes()),
-            None => out.extend_from_slice(b"* the server is out of file descriptors; try again later\n"),
+            Some(_) => {
+                out.extend_from_slice(GREETING.as_bytes());
+                Flow::Continue
+            }
+            None => {
+                out.extend_from_slice(b"* the server is out of file descriptors; try again later\n");
+                Flow::Close
+            }
         }
     }
 
@@ -185,15 +190,6 @@ impl Handler for Chat {
         Flow::Close
     }
 
-    /// A connection without a mailbox is closed at once.
-    fn deadline(&self) -> Option<Instant> {
-        self.mailbox.is_none().then(Instant::now)
-    }
-
-    fn on_deadline(&mut self, _out: &mut Vec<u8>) -> Flow {
-        if self.mailbox.is_none() { Flow::Close } else { Flow::Continue }
-    }
-
     fn mailbox(&self) -> Option<Arc<Mailbox>> {
         self.mailbox.clone()
     }
@@ -220,7 +216,7 @@ mod tests {
     fn joined(room: &Arc<Room>, nick: &str) -> Chat {
         let mut c = chat(room);
         let mut out = Vec::new();
-        c.greet(&mut out);
+        assert_eq!(c.greet(&mut out), Flow::Continue);
         assert_eq!(c.on_bytes(format!("{nick}\n").as_bytes(), &mut out), Flow::Continue);
         assert!(String::from_utf8(out).unwrap().contains(&format!("* welcome, {nick} (")));
         c

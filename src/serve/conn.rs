@@ -122,9 +122,12 @@ pub fn drive(
     stream.set_read_timeout(Some(TICK))?;
     stream.set_write_timeout(Some(TICK))?;
     let mut out = Vec::new();
-    handler.greet(&mut out);
+    let greeted = handler.greet(&mut out);
     if send_all(stream, &mut out, totals, stop)? == Ended::Shutdown {
         return Ok(Ended::Shutdown);
+    }
+    if greeted == Flow::Close {
+        return Ok(Ended::Done);
     }
     let mut buf = vec![0u8; 64 * 1024];
     loop {

@@ -101,7 +101,9 @@ impl EventConn {
             drained: false,
             failed: None,
         };
-        conn.handler.greet(&mut conn.out);
+        if conn.handler.greet(&mut conn.out) == Flow::Close {
+            conn.reading = false;
+        }
         Ok(conn)
     }
 

@@ -41,7 +41,12 @@ impl Ctx {
 
 pub trait Handler: Send {
     /// Bytes to send as soon as the client connects (a banner, a challenge).
-    fn greet(&mut self, _out: &mut Vec<u8>) {}
+    /// [`Flow::Close`]: send them, then close without reading anything — a
+    /// connection the server cannot serve (chat out of descriptors) says
+    /// so at once instead of waiting for input or a timer to notice.
+    fn greet(&mut self, _out: &mut Vec<u8>) -> Flow {
+        Flow::Continue
+    }
 
     /// `input` arrived (any split of the stream: TCP keeps no boundaries);
     /// append the reply, if any, to `out`.
@@ -76,7 +81,7 @@ pub trait Handler: Send {
 #[cfg(test)]
 pub fn feed_split(handler: &mut dyn Handler, input: &[u8], splits: &[usize]) -> Vec<u8> {
     let mut out = Vec::new();
-    handler.greet(&mut out);
+    assert_eq!(handler.greet(&mut out), Flow::Continue);
     let mut rest = input;
     let mut sizes = splits.iter().cycle();
     while !rest.is_empty() {
