@@ -38,7 +38,7 @@ pub const IDLE: Duration = Duration::from_millis(100);
 pub const MAX_LINE: usize = 4096;
 
 /// Once this much output waits to be sent, further queued requests wait
-/// for the next turn (an immediate deadline), so a client pipelining many
+/// until it has been ([`Handler::has_more`]), so a client pipelining many
 /// `big` requests cannot make one reply buffer grow without bound.
 const OUT_BUDGET: usize = 1 << 20;
 
@@ -58,7 +58,7 @@ pub struct Cmd {
     /// When the last bytes arrived: the idle rule counts from here.
     last_data: Option<Instant>,
     /// Complete lines are waiting for their turn (see [`OUT_BUDGET`]).
-    resume: Option<Instant>,
+    more: bool,
 }
 
 /// What ended a request, for the log.
@@ -81,15 +81,15 @@ impl Ended {
 
 impl Cmd {
     pub fn new(ctx: Ctx, order: LengthOrder) -> Self {
-        Cmd { ctx, order, pending: Vec::new(), last_data: None, resume: None }
+        Cmd { ctx, order, pending: Vec::new(), last_data: None, more: false }
     }
 
     /// Runs every complete line, up to `budget` bytes of waiting output.
     fn run_lines(&mut self, out: &mut Vec<u8>, budget: usize) -> Flow {
-        self.resume = None;
+        self.more = false;
         while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
             if out.len() >= budget {
-                self.resume = Some(Instant::now());
+                self.more = true;
                 return Flow::Continue;
             }
             if pos > MAX_LINE + 1 {
@@ -184,7 +184,7 @@ impl Handler for Cmd {
 
     fn on_eof(&mut self, out: &mut Vec<u8>) -> Flow {
         self.run_lines(out, EOF_BUDGET);
-        if self.resume.is_some() {
+        if std::mem::take(&mut self.more) {
             let left = self.pending.len();
             let why = format!("the client closed; {left} bytes of queued requests are dropped unanswered");
             self.ctx.note("request", CallResult::Failed { why });
@@ -197,18 +197,21 @@ impl Handler for Cmd {
         Flow::Close
     }
 
+    fn has_more(&self) -> bool {
+        self.more
+    }
+
+    fn on_room(&mut self, out: &mut Vec<u8>) -> Flow {
+        self.run_lines(out, OUT_BUDGET)
+    }
+
     fn deadline(&self) -> Option<Instant> {
-        if self.resume.is_some() {
-            return self.resume;
-        }
-        if self.pending.is_empty() { None } else { self.last_data.map(|t| t + IDLE) }
+        // Queued lines are not idle: they run as room is made.
+        if self.more || self.pending.is_empty() { None } else { self.last_data.map(|t| t + IDLE) }
     }
 
     fn on_deadline(&mut self, out: &mut Vec<u8>) -> Flow {
-        if self.resume.is_some() {
-            return self.run_lines(out, OUT_BUDGET);
-        }
-        if !self.pending.is_empty() {
+        if !self.more && !self.pending.is_empty() {
             let line = std::mem::take(&mut self.pending);
             self.request(&line, Ended::Idle, out);
         }

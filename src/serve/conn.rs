@@ -1,7 +1,8 @@
 //! The blocking driver shared by the iterative, thread, fork and pool
 //! models: wait for input (or the handler's deadline, or its mailbox),
-//! feed the handler, write everything back, until EOF or the handler says
-//! close. Every wait is bounded by TICK so a stop is noticed.
+//! feed the handler, write everything back — and what the handler has
+//! more, a piece at a time — until EOF or the handler says close. Every
+//! wait is bounded by TICK so a stop is noticed.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -123,11 +124,10 @@ pub fn drive(
     stream.set_write_timeout(Some(TICK))?;
     let mut out = Vec::new();
     let greeted = handler.greet(&mut out);
-    if send_all(stream, &mut out, totals, stop)? == Ended::Shutdown {
-        return Ok(Ended::Shutdown);
-    }
-    if greeted == Flow::Close {
-        return Ok(Ended::Done);
+    match send_more(stream, handler, &mut out, greeted, totals, stop)? {
+        Some(Flow::Continue) => {}
+        Some(Flow::Close) => return Ok(Ended::Done),
+        None => return Ok(Ended::Shutdown),
     }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -148,7 +148,8 @@ pub fn drive(
                     // After EOF there is nothing more to read, whatever the
                     // handler answers: send its last words and close.
                     handler.on_eof(&mut out);
-                    return send_all(stream, &mut out, totals, stop);
+                    let sent = send_more(stream, handler, &mut out, Flow::Close, totals, stop)?;
+                    return Ok(if sent.is_some() { Ended::Done } else { Ended::Shutdown });
                 }
                 Ok(n) => {
                     totals.received += n;
@@ -158,11 +159,35 @@ pub fn drive(
                 Err(e) => return Err(e),
             },
         };
-        if send_all(stream, &mut out, totals, stop)? == Ended::Shutdown {
-            return Ok(Ended::Shutdown);
+        match send_more(stream, handler, &mut out, flow, totals, stop)? {
+            Some(Flow::Continue) => {}
+            Some(Flow::Close) => return Ok(Ended::Done),
+            None => return Ok(Ended::Shutdown),
         }
-        if flow == Flow::Close {
-            return Ok(Ended::Done);
+    }
+}
+
+/// Send `out`, then, while the handler has more (the rest of a download),
+/// ask for the next piece and send that: memory holds one piece, and the
+/// client's reading paces it. Returns `flow`, or Close if the handler
+/// closed meanwhile; `None` if the server is stopping.
+fn send_more(
+    stream: &mut TcpStream,
+    handler: &mut dyn Handler,
+    out: &mut Vec<u8>,
+    mut flow: Flow,
+    totals: &mut Totals,
+    stop: &Stop,
+) -> std::io::Result<Option<Flow>> {
+    loop {
+        if send_all(stream, out, totals, stop)? == Ended::Shutdown || stop.is_set() {
+            return Ok(None);
+        }
+        if !handler.has_more() {
+            return Ok(Some(flow));
+        }
+        if handler.on_room(out) == Flow::Close {
+            flow = Flow::Close;
         }
     }
 }
