@@ -1,6 +1,7 @@
 //! `netlab serve chat` under pressure, in every model that shares one
-//! room: a connection the server cannot give a mailbox to is told why and
-//! closed — not left open.
+//! room: a member who reads, just later than a flooder writes, still gets
+//! every line (the flooder is slowed instead), and a connection the server
+//! cannot give a mailbox to is told why and closed — not left open.
 
 mod common;
 
@@ -55,6 +56,55 @@ impl Member {
             Ok(_) => line.trim_end_matches('\n').to_string(),
             Err(e) => panic!("no line within {TIMEOUT:?}: {e}"),
         }
+    }
+}
+
+/// The server's log, line by line, until one contains any of `needles`.
+fn next_log_with(server: &Server, needles: &[&str]) -> String {
+    loop {
+        match server.lines.recv_timeout(TIMEOUT) {
+            Ok(line) if needles.iter().any(|n| line.contains(n)) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no log line with any of {needles:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_member_who_reads_later_than_a_flooder_writes_gets_every_line() {
+    // Far more than what the server and the kernel hold for the reader
+    // before anything must give: its 1 MiB of unsent output, its mailbox,
+    // the server's send buffer (4 MiB at most here) and its own receive
+    // buffer (128 KiB while it does not read).
+    const LINES: usize = 5000;
+    let text = "x".repeat(4000);
+    for variant in MODELS {
+        let what = variant.join(" ");
+        let server = start_model(variant);
+        let mut reader = Member::join(server.addr, "reader");
+        let mut talker = Member::join(server.addr, "talker");
+        assert_eq!(reader.line(), "* talker joined");
+        let line = text.clone();
+        let flood = std::thread::spawn(move || {
+            for i in 0..LINES {
+                talker.send(&format!("{i:05} {line}"));
+            }
+            talker.send("done");
+            talker
+        });
+        // The reader does not read until the server has had to do something
+        // about it: slow the talker down (right) or drop lines (wrong).
+        let seen = next_log_with(&server, &["waits for reader", "reader is not reading"]);
+        assert!(seen.contains("waits for reader"), "{what}: lines for a member who reads were dropped: {seen}");
+        for i in 0..LINES {
+            let got = reader.line();
+            assert!(got == format!("talker: {i:05} {text}"), "{what}: line {i} is {:.30}…", got);
+        }
+        assert_eq!(reader.line(), "talker: done", "{what}");
+        let talker = flood.join().unwrap_or_else(|_| panic!("{what}: the talker's writes never finished"));
+        drop((talker, reader));
+        let log = stop(server);
+        assert!(!log.iter().any(|l| l.contains("reader is not reading")), "{what}: {log:?}");
     }
 }
 

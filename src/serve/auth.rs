@@ -173,6 +173,24 @@ impl Handler for Auth {
         }
     }
 
+    fn has_more(&self) -> bool {
+        matches!(&self.state, State::Open(inner) if inner.has_more())
+    }
+
+    fn on_room(&mut self, out: &mut Vec<u8>) -> Flow {
+        match &mut self.state {
+            State::Open(inner) => inner.on_room(out),
+            _ => Flow::Continue,
+        }
+    }
+
+    fn wants_input(&self) -> bool {
+        match &self.state {
+            State::Open(inner) => inner.wants_input(),
+            _ => true,
+        }
+    }
+
     fn mailbox(&self) -> Option<std::sync::Arc<super::mailbox::Mailbox>> {
         match &self.state {
             State::Open(inner) => inner.mailbox(),

@@ -92,7 +92,12 @@ fn wait(stream: &TcpStream, handler: &dyn Handler) -> std::io::Result<Woke> {
     }
     let slice = deadline.map_or(TICK, |d| (d - now).min(TICK));
     let mailbox = handler.mailbox();
-    let mut fds = vec![PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+    // A handler that takes no input now is not woken by it either.
+    let input = handler.wants_input();
+    let mut fds = Vec::new();
+    if input {
+        fds.push(PollFd::new(stream.as_fd(), PollFlags::POLLIN));
+    }
     if let Some(m) = &mailbox {
         fds.push(PollFd::new(m.fd(), PollFlags::POLLIN));
     }
@@ -103,7 +108,7 @@ fn wait(stream: &TcpStream, handler: &dyn Handler) -> std::io::Result<Woke> {
         Ok(_) => {
             let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
             // Input first: it includes EOF and errors, which end the connection.
-            if ready(&fds[0]) {
+            if input && ready(&fds[0]) {
                 return Ok(Woke::Input);
             }
             return Ok(Woke::Mail);

@@ -141,7 +141,7 @@ impl EventConn {
     }
 
     fn can_read(&self) -> bool {
-        self.reading && self.unsent() < OUT_CAP
+        self.reading && self.unsent() < OUT_CAP && self.handler.wants_input()
     }
 
     /// For the level-triggered loops: read while it may, write while it has something.

@@ -75,6 +75,15 @@ pub trait Handler: Send {
         Flow::Continue
     }
 
+    /// False while the handler takes no input: chat holds a line that a
+    /// slow member's full mailbox cannot take yet. Drivers stop reading
+    /// the socket — TCP's flow control then slows the client down — and
+    /// come back when [`Handler::has_more`] says the handler can go on
+    /// (its mailbox wakes the driver) or at its deadline.
+    fn wants_input(&self) -> bool {
+        true
+    }
+
     /// When the handler wants [`Handler::on_deadline`] even if no byte
     /// arrives (cmd's 100 ms idle rule, auth's answer timeout). A fixed
     /// instant: the event loops compare it with the time they woke at, so
