@@ -42,6 +42,18 @@ pub fn serve_client(mut stream: TcpStream, ctx: &Ctx, handler: &mut dyn Handler,
     closed(ctx, totals, how);
 }
 
+/// Turn a client away: `words` (its protocol's way of saying why, or
+/// nothing), then a FIN. Never waits: a fresh socket's send buffer takes a
+/// line at once, and a client being refused is not worth blocking for.
+pub fn refuse(mut stream: TcpStream, words: &[u8]) {
+    if stream.set_nonblocking(true).is_ok() && !words.is_empty() {
+        let _ = stream.write(words);
+    }
+    // The FIN goes out right behind the words, before the close.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    discard_unread(&mut stream);
+}
+
 /// Closing a socket with unread input makes the kernel send RST instead
 /// of FIN, and the client may get "connection reset" instead of the last
 /// reply (a handler that closed mid-stream): discard what already arrived.
