@@ -4,8 +4,8 @@
 //! has nothing more (EAGAIN — what edge-triggered epoll requires; a short
 //! read is not enough: a FIN that came with the data brings no new edge),
 //! feeds the handler, and writes what the socket takes, keeping the rest for the
-//! next "writable" — and once all is sent, asks the handler for what it has
-//! more. It never blocks, so one thread can hold thousands.
+//! next "writable" — and once all of it is sent, asks the handler for the
+//! next piece if it has one. It never blocks, so one thread can hold thousands.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
