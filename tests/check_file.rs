@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::TempDir;
@@ -33,48 +32,11 @@ fn expected_failures(model: &str) -> Vec<&'static str> {
     }
 }
 
-/// The event-loop models' known reference-server bug: a `get` of more
-/// than one 256 KiB chunk stalls and the loop spins, serving no one after
-/// it. `large` shows it; the other tests run on a server it has not hit.
-fn event_loop(model: &str) -> bool {
-    matches!(model, "select" | "poll" | "epoll")
-}
-
-/// Every test of the file suite but `large`, for --only.
-fn all_but_large() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_netlab"))
-        .args(["check", "--list", "file", "--format", "json"])
-        .output()
-        .expect("run netlab check --list");
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON event");
-    let names: Vec<&str> = list["rows"][0]["tests"]
-        .as_array()
-        .expect("the file suite's tests")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .filter(|&n| n != "large")
-        .collect();
-    assert!(names.len() >= 14, "{names:?}");
-    names.join(",")
-}
-
-/// Checks `netlab serve SERVE…` with every test, working round the known
-/// event-loop bug (which a correct run of `large` would stop hitting).
+/// Checks `netlab serve SERVE…` with every test.
 fn check_model(model: &str, serve: &[&str], check: &[&str]) {
-    if !event_loop(model) {
-        let run = against_reference(serve, check);
-        assert_eq!(run.failed(), expected_failures(model), "file {serve:?}:\n{}", run.stdout);
-        assert_eq!(run.code, if expected_failures(model).is_empty() { 0 } else { 1 });
-        return;
-    }
-    let rest = all_but_large();
-    let run = against_reference(serve, &[check, &["--only", &rest]].concat());
-    run.assert_all_passed(&format!("file {serve:?} (all but large)"));
-    // KNOWN BUG (reference server, event loops): get over 256 KiB stalls.
-    // When it is fixed this fails: expect large to pass here too.
-    let run = against_reference(serve, &[check, &["--only", "large"]].concat());
-    assert_eq!(run.failed(), ["large"], "file {serve:?} large: the known get-stall bug fixed?\n{}", run.stdout);
-    assert!(run.assumption("large").contains("download stopped short"), "{}", run.assumption("large"));
+    let run = against_reference(serve, check);
+    assert_eq!(run.failed(), expected_failures(model), "file {serve:?}:\n{}", run.stdout);
+    assert_eq!(run.code, if expected_failures(model).is_empty() { 0 } else { 1 });
 }
 
 #[test]

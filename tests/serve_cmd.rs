@@ -14,7 +14,7 @@ use netlab::proto::json_header::{Decoder, LengthOrder};
 use netlab::serve::cmd_builtins::big;
 
 /// The models that serve cmd; a new model is one more name here.
-const MODELS: &[&str] = &["iterative", "thread"];
+const MODELS: &[&str] = &["iterative", "thread", "select", "poll", "epoll"];
 
 /// A client that reads framed replies; bytes read past one reply are
 /// kept for the next.
@@ -222,5 +222,46 @@ fn a_classic_python_client_sending_bare_commands_works_in_both_byte_orders() {
         }
         let log = stop(server);
         assert!(log.iter().any(|l| l.contains("ended by 100 ms idle, no newline")), "{log:?}");
+    }
+}
+
+/// The server's resident memory, in KiB, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server's status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS in kB")
+}
+
+#[test]
+fn a_big_reply_nobody_reads_costs_the_server_a_chunk_not_the_reply() {
+    // 13 bytes of request ask for 16 MiB of reply. The clients read the
+    // reply's header (so it has begun) and nothing more: the server must
+    // produce the output as the socket takes it, not hold it all.
+    const CLIENTS: usize = 8;
+    for variant in [&["thread"][..], &["pool"], &["select"], &["poll"], &["epoll"], &["epoll", "--edge"]] {
+        let what = variant.join(" ");
+        let mut args = vec!["cmd", "--model"];
+        args.extend_from_slice(variant);
+        args.extend_from_slice(&["--workers", "8"]);
+        let server = start(&args);
+        let before = rss_kib(server.child.id());
+        let clients: Vec<TcpStream> = (0..CLIENTS)
+            .map(|_| {
+                let mut s = connect(server.addr);
+                s.write_all(b"big 16777216\n").unwrap();
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).unwrap();
+                let mut header = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut header).unwrap();
+                assert!(String::from_utf8_lossy(&header).contains("16777216"), "{what}: {header:?}");
+                s
+            })
+            .collect();
+        let grew = rss_kib(server.child.id()).saturating_sub(before);
+        // Each reply is 16 MiB; what the kernel's buffers take of it is not
+        // the server's memory. A connection may hold a chunk or two.
+        assert!(grew < (CLIENTS as u64) * 2048, "{what}: {CLIENTS} unread replies grew the server by {grew} KiB");
+        drop(clients);
+        stop(server);
     }
 }

@@ -12,8 +12,18 @@ use common::server::{Server, TIMEOUT, connect, start, stop};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// Every model the file server is tested under: adding one is one line.
-const MODELS: &[&str] = &["iterative", "thread"];
+/// Every model the file server is tested under, as the flags after
+/// `--model`: adding one is one line.
+const MODELS: &[&[&str]] =
+    &[&["iterative"], &["thread"], &["fork"], &["pool"], &["select"], &["poll"], &["epoll"], &["epoll", "--edge"]];
+
+/// `netlab serve file --model VARIANT… EXTRA…`.
+fn start_model(variant: &[&str], extra: &[&str]) -> Server {
+    let mut args = vec!["file", "--model"];
+    args.extend_from_slice(variant);
+    args.extend_from_slice(extra);
+    start(&args)
+}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -28,20 +38,24 @@ fn send(s: &mut TcpStream, mut header: Value, body: &[u8]) {
     s.write_all(&frame).unwrap();
 }
 
-fn recv(s: &mut TcpStream) -> (Value, Vec<u8>) {
+/// One framed reply; `what` names the request in a failure.
+fn recv(s: &mut TcpStream, what: &str) -> (Value, Vec<u8>) {
     let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
+    s.read_exact(&mut len).unwrap_or_else(|e| panic!("{what}: no reply: {e}"));
     let mut json = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut json).unwrap();
+    s.read_exact(&mut json).unwrap_or_else(|e| panic!("{what}: a cut header: {e}"));
     let header: Value = serde_json::from_slice(&json).unwrap();
-    let mut body = vec![0u8; header["data_size"].as_u64().unwrap() as usize];
-    s.read_exact(&mut body).unwrap();
+    let size = header["data_size"].as_u64().unwrap() as usize;
+    let mut body = Vec::with_capacity(size);
+    let got = s.take(size as u64).read_to_end(&mut body);
+    assert!(got.is_ok() && body.len() == size, "{what}: {} of {size} body bytes, then {got:?}", body.len());
     (header, body)
 }
 
-fn ask(s: &mut TcpStream, header: Value, body: &[u8]) -> (Value, Vec<u8>) {
+fn ask(s: &mut TcpStream, what: &str, header: Value, body: &[u8]) -> (Value, Vec<u8>) {
+    let what = format!("{what}: {}", header["cmd"]);
     send(s, header, body);
-    recv(s)
+    recv(s, &what)
 }
 
 /// The directory the server announced it serves.
@@ -51,32 +65,38 @@ fn served_dir(server: &Server) -> PathBuf {
     PathBuf::from(rest.split(" (").next().unwrap())
 }
 
+/// `n` bytes that are not a repeating pattern, so a misplaced chunk shows.
+fn data(n: u32) -> Vec<u8> {
+    (0..n).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+}
+
 fn one_mib() -> Vec<u8> {
-    (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+    data(1 << 20)
 }
 
 #[test]
 fn put_list_get_round_trips_a_mebibyte_in_every_model() {
     let body = one_mib();
     let sha = sha256_hex(&body);
-    for model in MODELS {
-        let server = start(&["file", "--model", model]);
+    for variant in MODELS {
+        let model = variant.join(" ");
+        let server = start_model(variant, &[]);
         let dir = served_dir(&server);
         let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dir).unwrap().permissions());
         assert_eq!(mode & 0o777, 0o700, "{model}: a private directory");
         let mut c = connect(server.addr);
-        let (h, _) = ask(&mut c, json!({"cmd": "put", "name": "big.bin", "sha256": sha}), &body);
+        let (h, _) = ask(&mut c, &model, json!({"cmd": "put", "name": "big.bin", "sha256": sha}), &body);
         assert_eq!(h["status"], "ok", "{model}: {h}");
-        let (h, listing) = ask(&mut c, json!({"cmd": "list"}), b"");
+        let (h, listing) = ask(&mut c, &model, json!({"cmd": "list"}), b"");
         assert_eq!(h["status"], "ok");
         let listing: Value = serde_json::from_slice(&listing).unwrap();
         assert_eq!(listing, json!([{"name": "big.bin", "size": 1 << 20}]), "{model}");
-        let (h, got) = ask(&mut c, json!({"cmd": "get", "name": "big.bin"}), b"");
+        let (h, got) = ask(&mut c, &model, json!({"cmd": "get", "name": "big.bin"}), b"");
         assert_eq!(h["status"], "ok", "{model}: {h}");
         assert_eq!(h["sha256"], sha, "{model}");
         assert_eq!(sha256_hex(&got), sha, "{model}: the bytes hash to what the header says");
         assert!(got == body, "{model}: the file came back unchanged");
-        let (h, _) = ask(&mut c, json!({"cmd": "quit"}), b"");
+        let (h, _) = ask(&mut c, &model, json!({"cmd": "quit"}), b"");
         assert_eq!(h["status"], "ok");
         let mut rest = Vec::new();
         assert_eq!(c.read_to_end(&mut rest).unwrap(), 0, "{model}: quit closes");
@@ -87,25 +107,55 @@ fn put_list_get_round_trips_a_mebibyte_in_every_model() {
 }
 
 #[test]
+fn gets_well_over_a_chunk_then_shutdown_wr_get_every_byte_in_every_model() {
+    // 256 KiB goes out per turn: these take several turns each, and the
+    // FIN arrives while the first is still going out. A polite client
+    // (request, shutdown(SHUT_WR), read to EOF) must get both replies whole,
+    // and the server must still stop on SIGTERM.
+    let (a, b) = (data(600_000), data(3 << 20));
+    let root = TempDir::new("shutwr");
+    std::fs::write(root.0.join("a.bin"), &a).unwrap();
+    std::fs::write(root.0.join("b.bin"), &b).unwrap();
+    for variant in MODELS {
+        let model = variant.join(" ");
+        let server = start_model(variant, &["--root", root.0.to_str().unwrap()]);
+        let mut c = connect(server.addr);
+        send(&mut c, json!({"cmd": "get", "name": "a.bin"}), b"");
+        send(&mut c, json!({"cmd": "get", "name": "b.bin"}), b"");
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        for (name, want) in [("a.bin", &a), ("b.bin", &b)] {
+            let (h, got) = recv(&mut c, &format!("{model}: get {name}"));
+            assert_eq!(h["status"], "ok", "{model}: get {name}: {h}");
+            assert!(got == *want, "{model}: {name}: {} of {} bytes, or different ones", got.len(), want.len());
+        }
+        let mut rest = Vec::new();
+        assert_eq!(c.read_to_end(&mut rest).unwrap(), 0, "{model}: then a clean EOF");
+        stop(server);
+    }
+}
+
+#[test]
 fn traversal_symlinks_and_bad_digests_are_refused() {
     let outside = TempDir::new("outside");
     let root = TempDir::new("root");
     std::fs::write(outside.0.join("secret"), b"secret").unwrap();
     std::os::unix::fs::symlink(outside.0.join("secret"), root.0.join("link")).unwrap();
-    for model in MODELS {
-        let server = start(&["file", "--model", model, "--root", root.0.to_str().unwrap()]);
+    for variant in MODELS {
+        let model = variant.join(" ");
+        let server = start_model(variant, &["--root", root.0.to_str().unwrap()]);
         assert_eq!(served_dir(&server), root.0.canonicalize().unwrap());
         let mut c = connect(server.addr);
         for name in ["../x", "/etc/passwd", "a/../../x", "..", "a\0b", "link"] {
-            let (h, body) = ask(&mut c, json!({"cmd": "get", "name": name}), b"");
+            let (h, body) = ask(&mut c, &model, json!({"cmd": "get", "name": name}), b"");
             assert_eq!(h["status"], "error", "{model}: get {name:?}: {h}");
             assert!(body.is_empty());
-            let (h, _) = ask(&mut c, json!({"cmd": "put", "name": name, "sha256": sha256_hex(b"x")}), b"x");
+            let (h, _) = ask(&mut c, &model, json!({"cmd": "put", "name": name, "sha256": sha256_hex(b"x")}), b"x");
             assert_eq!(h["status"], "error", "{model}: put {name:?}: {h}");
         }
-        let (h, _) = ask(&mut c, json!({"cmd": "put", "name": "a.txt", "sha256": sha256_hex(b"other")}), b"data");
+        let (h, _) =
+            ask(&mut c, &model, json!({"cmd": "put", "name": "a.txt", "sha256": sha256_hex(b"other")}), b"data");
         assert!(h["error"].as_str().unwrap().contains("sha256 mismatch"), "{h}");
-        let (_, listing) = ask(&mut c, json!({"cmd": "list"}), b"");
+        let (_, listing) = ask(&mut c, &model, json!({"cmd": "list"}), b"");
         assert_eq!(listing, b"[]", "{model}: nothing stored, the symlink not listed");
         drop(c);
         stop(server);
@@ -129,10 +179,10 @@ fn a_connection_that_dies_mid_upload_stores_nothing_and_the_server_goes_on() {
     c.write_all(json.as_bytes()).unwrap();
     c.write_all(&body[..1000]).unwrap();
     c.shutdown(std::net::Shutdown::Write).unwrap();
-    let (h, _) = recv(&mut c);
+    let (h, _) = recv(&mut c, "a cut upload");
     assert!(h["error"].as_str().unwrap().contains("after 1000 of 1048576 bytes"), "{h}");
     let mut c = connect(server.addr);
-    let (_, listing) = ask(&mut c, json!({"cmd": "list"}), b"");
+    let (_, listing) = ask(&mut c, "after the cut", json!({"cmd": "list"}), b"");
     assert_eq!(listing, b"[]");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "the temp file is gone");
     drop(c);

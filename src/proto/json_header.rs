@@ -76,17 +76,24 @@ pub struct Frame {
 /// The header length is kept under 2^31 so a peer reading it as the signed
 /// `"i"` format still sees a positive number.
 pub fn encode(header: &Map<String, Value>, body: &[u8], order: LengthOrder) -> Result<Vec<u8>, FrameError> {
+    let mut out = encode_head(header, body.len(), order)?;
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// The length prefix and header of a frame whose `body_len`-byte body the
+/// caller sends after it: for a body made as it is sent, never held whole.
+pub fn encode_head(header: &Map<String, Value>, body_len: usize, order: LengthOrder) -> Result<Vec<u8>, FrameError> {
     let mut header = header.clone();
-    header.insert(DATA_SIZE.into(), Value::from(body.len()));
+    header.insert(DATA_SIZE.into(), Value::from(body_len));
     let json = serde_json::to_vec(&header)
         .map_err(|e| FrameError::Unframeable { reason: format!("the header is not serialisable: {e}") })?;
     let max = i32::MAX as usize;
     let len = u32::try_from(json.len()).ok().filter(|&n| n as usize <= max);
     let len = len.ok_or(FrameError::TooLarge { len: json.len(), max })?;
-    let mut out = Vec::with_capacity(LEN_BYTES + json.len() + body.len());
+    let mut out = Vec::with_capacity(LEN_BYTES + json.len() + body_len.min(64 * 1024));
     out.extend_from_slice(&order.write(len));
     out.extend_from_slice(&json);
-    out.extend_from_slice(body);
     Ok(out)
 }
 

@@ -87,16 +87,16 @@ impl Auth {
 }
 
 impl Handler for Auth {
-    fn greet(&mut self, out: &mut Vec<u8>) {
+    fn greet(&mut self, out: &mut Vec<u8>) -> Flow {
         if matches!(self.state, State::Closing) {
-            return;
+            return Flow::Close;
         }
         let challenge = match challenge::random_challenge() {
             Ok(c) => c,
             Err(e) => {
                 self.ctx.note("getrandom", CallResult::Failed { why: format!("{e}: closing the connection") });
                 self.state = State::Closing;
-                return;
+                return Flow::Close;
             }
         };
         out.extend_from_slice(&challenge);
@@ -111,6 +111,7 @@ impl Handler for Auth {
         );
         let deadline = Instant::now() + self.settings.timeout;
         self.state = State::Waiting { challenge, answer: Vec::with_capacity(len), deadline };
+        Flow::Continue
     }
 
     fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Flow {
@@ -154,8 +155,8 @@ impl Handler for Auth {
         match &self.state {
             State::Waiting { deadline, .. } => Some(*deadline),
             State::Open(inner) => inner.deadline(),
-            // Already closing: wake the driver at once so it closes.
-            State::Closing => Some(Instant::now()),
+            // Refused: the Flow::Close that said so already ends the connection.
+            State::Closing => None,
         }
     }
 
@@ -169,6 +170,24 @@ impl Handler for Auth {
                 let partial = if got == 0 { String::new() } else { format!(" ({got} of {want} bytes)") };
                 self.refuse(format!("no answer within {ms} ms{partial}"))
             }
+        }
+    }
+
+    fn has_more(&self) -> bool {
+        matches!(&self.state, State::Open(inner) if inner.has_more())
+    }
+
+    fn on_room(&mut self, out: &mut Vec<u8>) -> Flow {
+        match &mut self.state {
+            State::Open(inner) => inner.on_room(out),
+            _ => Flow::Continue,
+        }
+    }
+
+    fn wants_input(&self) -> bool {
+        match &self.state {
+            State::Open(inner) => inner.wants_input(),
+            _ => true,
         }
     }
 
@@ -218,7 +237,7 @@ mod tests {
     /// Greet, then return the challenge it sent.
     fn challenge_of(a: &mut Auth) -> Vec<u8> {
         let mut out = Vec::new();
-        a.greet(&mut out);
+        assert_eq!(a.greet(&mut out), Flow::Continue);
         assert_eq!(out.len(), CHALLENGE_LEN);
         out
     }

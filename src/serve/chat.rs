@@ -22,7 +22,10 @@
 //!   line is tried as a nickname again.
 //! * Every later line goes to every *other* member as `<nick>: text`.
 //!   Empty lines are not sent; a line that is not UTF-8 is refused with a
-//!   `*` line to its sender only.
+//!   `*` line to its sender only. A member who reads gets every line, even
+//!   from a member who talks faster than it reads: the talker is then read
+//!   more slowly (see [`super::chat_room`]); only a member who does not
+//!   read at all loses lines.
 //! * The others are told `* ann joined` and `* ann left`. A member leaves
 //!   with `quit` (answered `* bye`), EOF, a reset, or anything else that
 //!   ends the connection: leaving happens when the handler is dropped, so
@@ -33,10 +36,10 @@
 //! * Lines from the server itself start with `* `; a nickname cannot
 //!   contain a space, so they never look like a member's line.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use super::chat_room::{MemberId, Room, valid_nick};
+use super::chat_room::{MemberId, Room, Said, valid_nick};
 use super::handler::{Ctx, Flow, Handler};
 use super::mailbox::Mailbox;
 use crate::event::CallResult;
@@ -53,10 +56,21 @@ pub struct Chat {
     room: Arc<Room>,
     ctx: Ctx,
     /// `None` if the eventfd could not be made (out of descriptors): then
-    /// the connection is closed at once with a line saying why.
+    /// the greeting says why and closes the connection.
     mailbox: Option<Arc<Mailbox>>,
     lines: Decoder,
     member: Option<(MemberId, String)>,
+    /// A line the room could not take yet, a member's mailbox being full:
+    /// nothing more is read from this client until it goes.
+    held: Option<Held>,
+}
+
+/// A held line, and what it waits for (see [`Said::Wait`]).
+struct Held {
+    text: String,
+    room: Weak<Mailbox>,
+    len: usize,
+    until: Instant,
 }
 
 impl Chat {
@@ -68,7 +82,7 @@ impl Chat {
                 None
             }
         };
-        Chat { room, ctx, mailbox, lines: Decoder::new(MAX_LINE), member: None }
+        Chat { room, ctx, mailbox, lines: Decoder::new(MAX_LINE), member: None, held: None }
     }
 
     fn on_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Flow {
@@ -84,11 +98,52 @@ impl Chat {
         }
         match &self.member {
             None => self.join(text, out),
-            Some((id, nick)) => {
-                if !text.is_empty() {
-                    let told = self.room.say(*id, text);
-                    let detail = format!("{nick}: {} bytes to {told} other member{}", text.len(), plural(told));
-                    self.ctx.note("say", CallResult::ok(detail));
+            Some(_) if text.is_empty() => {}
+            Some(_) => self.say(text.to_string()),
+        }
+        Flow::Continue
+    }
+
+    /// Say `text` to the room, or hold it while a member's mailbox is full.
+    fn say(&mut self, text: String) {
+        let Some((id, nick)) = &self.member else { return };
+        match self.room.say(*id, &text) {
+            Said::Told(told) => {
+                let detail = format!("{nick}: {} bytes to {told} other member{}", text.len(), plural(told));
+                self.ctx.note("say", CallResult::ok(detail));
+            }
+            Said::Wait { nick: slow, room, len, until } => {
+                let detail =
+                    format!("{nick} waits for {slow} to read: its mailbox is full; {nick} is not read meanwhile");
+                self.ctx.note("mailbox", CallResult::ok(detail));
+                self.held = Some(Held { text, room, len, until });
+            }
+        }
+    }
+
+    /// The held line, if the room takes it now, then the lines buffered
+    /// behind it, until one is held again or more input is needed.
+    fn process(&mut self, out: &mut Vec<u8>) -> Flow {
+        if let Some(held) = self.held.take() {
+            self.say(held.text);
+        }
+        while self.held.is_none() {
+            match self.lines.next_frame() {
+                Ok(None) => return Flow::Continue,
+                Ok(Some(line)) => {
+                    if self.on_line(&line, out) == Flow::Close {
+                        return Flow::Close;
+                    }
+                }
+                Err(e) => {
+                    let why = match e {
+                        FrameError::TooLarge { .. } => format!("more than {MAX_LINE} bytes without a newline"),
+                        other => other.to_string(),
+                    };
+                    out.extend_from_slice(format!("* line too long: {why}; goodbye\n").as_bytes());
+                    self.ctx.note("recv", CallResult::Failed { why: format!("{why}: closing this client") });
+                    self.leave("line too long");
+                    return Flow::Close;
                 }
             }
         }
@@ -140,10 +195,16 @@ fn plural(n: usize) -> &'static str {
 }
 
 impl Handler for Chat {
-    fn greet(&mut self, out: &mut Vec<u8>) {
+    fn greet(&mut self, out: &mut Vec<u8>) -> Flow {
         match self.mailbox {
-            Some(_) => out.extend_from_slice(GREETING.as_bytes()),
-            None => out.extend_from_slice(b"* the server is out of file descriptors; try again later\n"),
+            Some(_) => {
+                out.extend_from_slice(GREETING.as_bytes());
+                Flow::Continue
+            }
+            None => {
+                out.extend_from_slice(b"* the server is out of file descriptors; try again later\n");
+                Flow::Close
+            }
         }
     }
 
@@ -152,26 +213,7 @@ impl Handler for Chat {
             return Flow::Close;
         }
         self.lines.push(input);
-        loop {
-            match self.lines.next_frame() {
-                Ok(None) => return Flow::Continue,
-                Ok(Some(line)) => {
-                    if self.on_line(&line, out) == Flow::Close {
-                        return Flow::Close;
-                    }
-                }
-                Err(e) => {
-                    let why = match e {
-                        FrameError::TooLarge { .. } => format!("more than {MAX_LINE} bytes without a newline"),
-                        other => other.to_string(),
-                    };
-                    out.extend_from_slice(format!("* line too long: {why}; goodbye\n").as_bytes());
-                    self.ctx.note("recv", CallResult::Failed { why: format!("{why}: closing this client") });
-                    self.leave("line too long");
-                    return Flow::Close;
-                }
-            }
-        }
+        self.process(out)
     }
 
     fn on_eof(&mut self, out: &mut Vec<u8>) -> Flow {
@@ -185,13 +227,30 @@ impl Handler for Chat {
         Flow::Close
     }
 
-    /// A connection without a mailbox is closed at once.
-    fn deadline(&self) -> Option<Instant> {
-        self.mailbox.is_none().then(Instant::now)
+    /// Not while a line is held: the client's bytes wait in the kernel,
+    /// whose flow control slows it down.
+    fn wants_input(&self) -> bool {
+        self.held.is_none()
     }
 
-    fn on_deadline(&mut self, _out: &mut Vec<u8>) -> Flow {
-        if self.mailbox.is_none() { Flow::Close } else { Flow::Continue }
+    /// The held line can go: the full mailbox was taken (its owner's
+    /// driver woke ours through our mailbox), or its member left.
+    fn has_more(&self) -> bool {
+        self.held.as_ref().is_some_and(|h| h.room.upgrade().is_none_or(|m| m.has_room(h.len)))
+    }
+
+    fn on_room(&mut self, out: &mut Vec<u8>) -> Flow {
+        self.process(out)
+    }
+
+    /// At the held line's `until`, the slow member counts as not reading
+    /// and the line goes to the others.
+    fn deadline(&self) -> Option<Instant> {
+        self.held.as_ref().map(|h| h.until)
+    }
+
+    fn on_deadline(&mut self, out: &mut Vec<u8>) -> Flow {
+        self.process(out)
     }
 
     fn mailbox(&self) -> Option<Arc<Mailbox>> {
@@ -208,126 +267,5 @@ impl Drop for Chat {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::serve::handler::{feed_split, test_ctx};
-
-    fn chat(room: &Arc<Room>) -> Chat {
-        Chat::new(Arc::clone(room), test_ctx())
-    }
-
-    /// A client that has sent its nickname; its greeting and welcome are read.
-    fn joined(room: &Arc<Room>, nick: &str) -> Chat {
-        let mut c = chat(room);
-        let mut out = Vec::new();
-        c.greet(&mut out);
-        assert_eq!(c.on_bytes(format!("{nick}\n").as_bytes(), &mut out), Flow::Continue);
-        assert!(String::from_utf8(out).unwrap().contains(&format!("* welcome, {nick} (")));
-        c
-    }
-
-    fn mail(c: &Chat) -> String {
-        String::from_utf8(c.mailbox().unwrap().take()).unwrap()
-    }
-
-    #[test]
-    fn greets_then_welcomes_and_refuses_bad_or_taken_nicknames() {
-        let room = Arc::new(Room::default());
-        let _ann = joined(&room, "ann");
-        let mut c = chat(&room);
-        let out = feed_split(&mut c, b"\nann\nbad nick\nbob\n", &[3]);
-        let want = format!(
-            "{GREETING}* the nickname is empty; send another nickname\n\
-             * that nickname is taken; send another nickname\n\
-             * the nickname may not contain ' ' (no spaces, control characters or ':'); send another nickname\n\
-             * welcome, bob (here: ann)\n"
-        );
-        assert_eq!(String::from_utf8(out).unwrap(), want);
-    }
-
-    #[test]
-    fn lines_reach_the_others_whatever_the_split_and_never_the_sender() {
-        let stream = "héllo 中文\r\n\nsecond line\n".as_bytes();
-        for cut in 0..=stream.len() {
-            let room = Arc::new(Room::default());
-            let mut ann = joined(&room, "ann");
-            let bob = joined(&room, "bob");
-            let _ = mail(&ann);
-            let mut out = Vec::new();
-            for part in [&stream[..cut], &stream[cut..]] {
-                assert_eq!(ann.on_bytes(part, &mut out), Flow::Continue);
-            }
-            assert!(out.is_empty(), "cut {cut}: nothing back to the sender");
-            assert_eq!(mail(&bob), "ann: héllo 中文\nann: second line\n", "cut {cut}");
-            assert_eq!(mail(&ann), "");
-        }
-    }
-
-    #[test]
-    fn a_partial_line_then_eof_is_dropped_and_the_leave_announced() {
-        let stream = b"first\nunfinished li";
-        for cut in 0..=stream.len() {
-            let room = Arc::new(Room::default());
-            let mut ann = joined(&room, "ann");
-            let bob = joined(&room, "bob");
-            let mut out = Vec::new();
-            ann.on_bytes(&stream[..cut], &mut out);
-            ann.on_bytes(&stream[cut..], &mut out);
-            assert_eq!(ann.on_eof(&mut out), Flow::Close);
-            assert_eq!(mail(&bob), "ann: first\n* ann left\n", "cut {cut}");
-            assert_eq!(room.nicks(), ["bob"]);
-        }
-    }
-
-    #[test]
-    fn dropping_the_handler_leaves_the_room() {
-        let room = Arc::new(Room::default());
-        let ann = joined(&room, "ann");
-        let bob = joined(&room, "bob");
-        let mut out = Vec::new();
-        let mut ann = ann;
-        ann.on_bytes(b"half a li", &mut out);
-        drop(ann);
-        assert_eq!(mail(&bob), "* ann left\n");
-        assert_eq!(room.nicks(), ["bob"]);
-    }
-
-    #[test]
-    fn quit_says_bye_and_leaves_once() {
-        let room = Arc::new(Room::default());
-        let mut ann = joined(&room, "ann");
-        let bob = joined(&room, "bob");
-        let mut out = Vec::new();
-        let bob_says = bob.room.say(bob.member.as_ref().unwrap().0, "wait!");
-        assert_eq!(bob_says, 1);
-        assert_eq!(ann.on_bytes(b" quit \nnever sent\n", &mut out), Flow::Close);
-        assert_eq!(out, b"* bob joined\nbob: wait!\n* bye\n", "what was said before the quit still goes out");
-        drop(ann);
-        assert_eq!(mail(&bob), "* ann left\n");
-    }
-
-    #[test]
-    fn a_too_long_line_closes_only_its_sender() {
-        let room = Arc::new(Room::default());
-        let mut ann = joined(&room, "ann");
-        let bob = joined(&room, "bob");
-        let mut out = Vec::new();
-        assert_eq!(ann.on_bytes(&vec![b'x'; MAX_LINE], &mut out), Flow::Continue);
-        assert_eq!(ann.on_bytes(b"\n", &mut out), Flow::Continue, "exactly MAX_LINE bytes is fine");
-        assert_eq!(ann.on_bytes(&vec![b'y'; MAX_LINE + 2], &mut out), Flow::Close);
-        assert!(String::from_utf8(out).unwrap().starts_with("* line too long: more than 4096 bytes"));
-        let got = mail(&bob);
-        assert!(got.starts_with("ann: xxx") && got.ends_with("x\n* ann left\n"), "{got:.40}");
-    }
-
-    #[test]
-    fn invalid_utf8_and_empty_lines_are_not_sent() {
-        let room = Arc::new(Room::default());
-        let mut ann = joined(&room, "ann");
-        let bob = joined(&room, "bob");
-        let mut out = Vec::new();
-        ann.on_bytes(b"\xff\xfe\n\n\r\nok\n", &mut out);
-        assert_eq!(out, b"* that line is not UTF-8; it was not sent\n");
-        assert_eq!(mail(&bob), "ann: ok\n");
-    }
-}
+#[path = "chat_tests.rs"]
+mod tests;

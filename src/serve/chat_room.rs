@@ -5,19 +5,26 @@
 //!
 //! Members never write to each other's sockets. Saying a line leaves bytes
 //! in every other member's [`Mailbox`]; each member's own driver (its
-//! thread, or the event loop) wakes on the mailbox and sends them. So a
-//! member that never reads blocks only its own connection: when its
-//! mailbox is full, lines for it are dropped (noted once in the log, and
-//! counted to the member when it reads again) and the others carry on.
+//! thread, or the event loop) wakes on the mailbox and sends them.
 //!
-//! Every change happens under one lock, so every member sees joins, lines
-//! and leaves in the same order.
+//! A member who reads slower than another talks gets every line all the
+//! same: while its mailbox is full, the talker's line waits ([`Said::Wait`])
+//! and its connection stops being read — TCP then slows the talker — until
+//! the mailbox is taken. A member that never reads blocks no one for long:
+//! once its mailbox has been full for [`PATIENCE`](super::mailbox::PATIENCE), nobody waits for it,
+//! lines that do not fit are dropped for it alone (noted once in the log,
+//! and counted to the member when it reads again), and the others carry on.
+//!
+//! Every change happens under one lock, and a line goes to every other
+//! member or, while one of them makes it wait, to none: every member sees
+//! joins, lines and leaves in the same order.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
 use super::handler::Ctx;
-use super::mailbox::Mailbox;
+use super::mailbox::{Admit, Mailbox};
 use crate::event::CallResult;
 
 /// Longest nickname, in characters.
@@ -105,6 +112,16 @@ pub struct Room {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberId(u64);
 
+/// What became of a line.
+#[derive(Debug)]
+pub enum Said {
+    /// Left for this many other members.
+    Told(usize),
+    /// Not left for anyone yet: `nick`'s mailbox is full. Say it again
+    /// once `room` has space for `len` bytes (the sender's mailbox is woken
+    /// when it is taken, or when it goes), or at `until` at the latest.
+    Wait { nick: String, room: Weak<Mailbox>, len: usize, until: Instant },
+}
 impl Room {
     fn lock(&self) -> MutexGuard<'_, Vec<Member>> {
         // A thread that panicked while holding the lock left a usable list.
@@ -129,19 +146,30 @@ impl Room {
     }
 
     /// `text` from member `id` to every other member as `nick: text`.
-    /// Returns how many it was left for.
-    pub fn say(&self, id: MemberId, text: &str) -> usize {
+    pub fn say(&self, id: MemberId, text: &str) -> Said {
+        self.say_at(id, text, Instant::now())
+    }
+
+    /// [`Room::say`], with the clock read by the caller (tests pass a later one).
+    pub fn say_at(&self, id: MemberId, text: &str, now: Instant) -> Said {
         let mut members = self.lock();
-        let Some(nick) = members.iter().find(|m| m.id == id.0).map(|m| m.nick.clone()) else {
-            return 0;
+        let Some((nick, sender)) = members.iter().find(|m| m.id == id.0).map(|m| (m.nick.clone(), m.mailbox.clone()))
+        else {
+            return Said::Told(0);
         };
         let line = format!("{nick}: {text}\n");
+        for m in members.iter().filter(|m| m.id != id.0) {
+            if let Admit::Wait { until } = m.mailbox.admit(line.len(), now, &sender) {
+                let room = Arc::downgrade(&m.mailbox);
+                return Said::Wait { nick: m.nick.clone(), room, len: line.len(), until };
+            }
+        }
         let mut told = 0;
         for m in members.iter_mut().filter(|m| m.id != id.0) {
             m.deliver(line.as_bytes());
             told += 1;
         }
-        told
+        Said::Told(told)
     }
 
     /// Member `id` leaves: the others get `* nick left`. Leaving twice is harmless.
@@ -165,7 +193,7 @@ impl Room {
 mod tests {
     use super::*;
     use crate::serve::handler::test_ctx;
-    use crate::serve::mailbox::MAILBOX_CAP;
+    use crate::serve::mailbox::{MAILBOX_CAP, MAILBOX_SOFT, PATIENCE};
 
     fn member(room: &Room, nick: &str) -> (MemberId, Arc<Mailbox>) {
         let mailbox = Arc::new(Mailbox::new().unwrap());
@@ -175,6 +203,13 @@ mod tests {
 
     fn text(m: &Mailbox) -> String {
         String::from_utf8(m.take()).unwrap()
+    }
+
+    fn told(said: Said) -> usize {
+        match said {
+            Said::Told(n) => n,
+            other => panic!("the line waits: {other:?}"),
+        }
     }
 
     #[test]
@@ -197,7 +232,7 @@ mod tests {
         let (_, cy_box) = member(&room, "cy");
         assert_eq!(text(&ann_box), "* bob joined\n* cy joined\n");
         assert_eq!(text(&bob_box), "* cy joined\n");
-        assert_eq!(room.say(ann, "hi all"), 2);
+        assert_eq!(told(room.say(ann, "hi all")), 2);
         assert_eq!(text(&ann_box), "");
         assert_eq!(text(&bob_box), "ann: hi all\n");
         assert_eq!(text(&cy_box), "ann: hi all\n");
@@ -223,23 +258,61 @@ mod tests {
         let (_, bob_box) = member(&room, "bob");
         room.leave(ann);
         assert_eq!(text(&bob_box), "* ann left\n");
-        assert_eq!(room.say(ann, "ghost"), 0);
+        assert_eq!(told(room.say(ann, "ghost")), 0);
     }
 
     #[test]
-    fn a_member_that_never_reads_loses_lines_and_stalls_no_one() {
+    fn a_member_that_never_reads_holds_lines_up_once_then_loses_them_and_stalls_no_one() {
         let room = Room::default();
         let (ann, _) = member(&room, "ann");
         let (_, bob_box) = member(&room, "bob");
         let (_, cy_box) = member(&room, "cy");
         let _ = (text(&bob_box), text(&cy_box));
         assert!(bob_box.push(&vec![b'.'; MAILBOX_CAP - 10]));
+        let later = Instant::now() + PATIENCE;
+        // Bob may only be slow: the line waits, for everyone alike.
+        let said = room.say(ann, "line 0 is long enough");
+        assert!(matches!(&said, Said::Wait { nick, .. } if nick == "bob"), "{said:?}");
+        assert_eq!(text(&cy_box), "", "a line goes to all or, while it waits, to none");
+        // Bob has taken nothing for PATIENCE: he is not reading; nobody waits for him.
         for i in 0..3 {
-            assert_eq!(room.say(ann, &format!("line {i} is long enough")), 2);
+            assert_eq!(told(room.say_at(ann, &format!("line {i} is long enough"), later)), 2);
         }
         assert_eq!(text(&cy_box).lines().count(), 3, "cy got every line");
         assert_eq!(bob_box.take().len(), MAILBOX_CAP - 10, "bob's lines were dropped");
         room.say(ann, "back?");
         assert_eq!(text(&bob_box), "* 3 lines for you were dropped: you were not reading\nann: back?\n");
+    }
+
+    #[test]
+    fn a_member_who_reads_late_gets_every_line_and_the_talker_is_woken_to_go_on() {
+        let room = Room::default();
+        let (ann, ann_box) = member(&room, "ann");
+        let (_, bob_box) = member(&room, "bob");
+        let _ = text(&ann_box);
+        let line = "x".repeat(1000);
+        let mut sent = 0;
+        let room_for_bob = loop {
+            match room.say(ann, &line) {
+                Said::Told(1) => sent += 1,
+                Said::Wait { nick, room, len, .. } => {
+                    assert_eq!(nick, "bob");
+                    break (room, len);
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(sent * 1000 <= MAILBOX_SOFT, "held up at the soft cap, after {sent} lines");
+        let (room_ref, len) = room_for_bob;
+        let bob_mailbox = room_ref.upgrade().expect("bob is still here");
+        assert!(!bob_mailbox.has_room(len));
+        // Bob reads: ann's mailbox wakes her driver, and her line now goes.
+        assert_eq!(bob_box.take().len(), sent * "ann: ".len() + sent * 1001);
+        let mut fds = [nix::poll::PollFd::new(ann_box.fd(), nix::poll::PollFlags::POLLIN)];
+        assert_eq!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).unwrap(), 1, "ann's driver is woken");
+        assert!(ann_box.take().is_empty(), "a wake-up, not mail");
+        assert!(bob_mailbox.has_room(len));
+        assert_eq!(told(room.say(ann, &line)), 1);
+        assert_eq!(text(&bob_box).len(), "ann: ".len() + 1001, "nothing was dropped");
     }
 }

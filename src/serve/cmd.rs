@@ -12,7 +12,9 @@
 //! header][output]`, the header `{"status": "ok" | "error", "data_size":
 //! N}`, so a client knows exactly how many bytes of output to read — 16 MiB
 //! of `big` output arrives in many `recv()`s and is reassembled by the
-//! length, not by luck.
+//! length, not by luck. The server makes that output [`PIECE`] bytes at a
+//! time, as the socket takes it: 13 bytes of request (`big 16777216`) from
+//! a client that never reads cost the server one piece, not 16 MiB.
 //!
 //! Requests run from the allowlist in [`super::cmd_builtins`]; nothing is
 //! ever handed to a shell or started as a program. A request that only a
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::cmd_builtins::{self, shell_syntax};
+use super::cmd_builtins::{self, Output, shell_syntax};
 use super::handler::{Ctx, Flow, Handler};
 use crate::event::CallResult;
 use crate::proto::json_header::{self, LengthOrder};
@@ -37,14 +39,11 @@ pub const IDLE: Duration = Duration::from_millis(100);
 /// sends more without a newline is closed rather than buffered.
 pub const MAX_LINE: usize = 4096;
 
-/// Once this much output waits to be sent, further queued requests wait
-/// for the next turn (an immediate deadline), so a client pipelining many
-/// `big` requests cannot make one reply buffer grow without bound.
-const OUT_BUDGET: usize = 1 << 20;
-
-/// At end of stream there is no next turn: requests still queued run up to
-/// this much output, and the rest are dropped with a log line.
-const EOF_BUDGET: usize = 4 * cmd_builtins::MAX_BIG;
+/// Output is made this much at a time: a `big` reply a piece per turn
+/// of the driver ([`Handler::on_room`]), and requests queued behind a
+/// reply wait while a piece is ready to go, so neither a huge reply nor a
+/// pipeline of them makes the server hold more than about this.
+pub const PIECE: usize = 64 * 1024;
 
 /// Requests a client may queue while its replies wait unread, in bytes.
 /// A client that keeps sending without reading is closed, not buffered.
@@ -57,8 +56,21 @@ pub struct Cmd {
     pending: Vec<u8>,
     /// When the last bytes arrived: the idle rule counts from here.
     last_data: Option<Instant>,
-    /// Complete lines are waiting for their turn (see [`OUT_BUDGET`]).
-    resume: Option<Instant>,
+    /// The `big` reply going out: its header is sent, its body is made as
+    /// it is sent.
+    big: Option<BigReply>,
+    /// A piece of output is ready and work waits behind it (see [`PIECE`]).
+    more: bool,
+    /// The client shut down its side: queued requests, then a last one
+    /// without a newline, are answered as the client reads, then it ends.
+    eof: bool,
+}
+
+/// How far a `big N` reply's body has got.
+struct BigReply {
+    /// Bytes of the body made so far.
+    made: usize,
+    len: usize,
 }
 
 /// What ended a request, for the log.
@@ -81,22 +93,45 @@ impl Ended {
 
 impl Cmd {
     pub fn new(ctx: Ctx, order: LengthOrder) -> Self {
-        Cmd { ctx, order, pending: Vec::new(), last_data: None, resume: None }
+        Cmd { ctx, order, pending: Vec::new(), last_data: None, big: None, more: false, eof: false }
     }
 
-    /// Runs every complete line, up to `budget` bytes of waiting output.
-    fn run_lines(&mut self, out: &mut Vec<u8>, budget: usize) -> Flow {
-        self.resume = None;
-        while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
-            if out.len() >= budget {
-                self.resume = Some(Instant::now());
+    /// Make output until a piece is ready: the rest of a `big` body,
+    /// then every complete line (after EOF, the unfinished last one too).
+    fn advance(&mut self, out: &mut Vec<u8>) -> Flow {
+        self.more = false;
+        loop {
+            if let Some(big) = &mut self.big {
+                let n = (big.len - big.made).min(PIECE.saturating_sub(out.len()));
+                cmd_builtins::big_into(out, big.made, n);
+                big.made += n;
+                if big.made == big.len {
+                    self.big = None;
+                }
+            }
+            let newline = self.pending.iter().position(|&b| b == b'\n');
+            let last_words = self.eof && !self.pending.is_empty();
+            if self.big.is_none() && newline.is_none() && !last_words {
+                break;
+            }
+            if out.len() >= PIECE {
+                self.more = true;
                 return Flow::Continue;
             }
-            if pos > MAX_LINE + 1 {
-                return self.too_long(pos, out);
+            match newline {
+                Some(pos) if pos > MAX_LINE + 1 => return self.too_long(pos, out),
+                Some(pos) => {
+                    let line: Vec<u8> = self.pending.drain(..=pos).take(pos).collect();
+                    self.request(&line, Ended::Newline, out);
+                }
+                None if self.pending.len() > MAX_LINE => break,
+                None => {
+                    // The classic client's last command: sent without a
+                    // newline, then shutdown(SHUT_WR) instead of a pause.
+                    let line = std::mem::take(&mut self.pending);
+                    self.request(&line, Ended::Eof, out);
+                }
             }
-            let line: Vec<u8> = self.pending.drain(..=pos).take(pos).collect();
-            self.request(&line, Ended::Newline, out);
         }
         if self.pending.len() > MAX_LINE {
             return self.too_long(self.pending.len(), out);
@@ -112,6 +147,16 @@ impl Cmd {
         Flow::Close
     }
 
+    /// Stop everything: a client that sends without reading is closed,
+    /// not buffered, and not sent the rest of a reply it is not reading.
+    fn give_up(&mut self, why: String) -> Flow {
+        self.ctx.note("request", CallResult::Failed { why });
+        self.pending.clear();
+        self.big = None;
+        self.more = false;
+        Flow::Close
+    }
+
     /// One request: check it, run it, frame the reply, log it.
     fn request(&mut self, line: &[u8], ended: Ended, out: &mut Vec<u8>) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -122,7 +167,14 @@ impl Cmd {
             Ok(output) => {
                 let detail = format!("{shown} (ended by {how}) → ok, {} bytes of output", output.len());
                 self.ctx.note("request", CallResult::ok(detail));
-                self.reply(out, true, &output);
+                match output {
+                    Output::Bytes(bytes) => self.reply(out, true, &bytes),
+                    Output::Big(len) => {
+                        // The header now; the body as the socket takes it.
+                        self.frame_head(out, true, len);
+                        self.big = Some(BigReply { made: 0, len });
+                    }
+                }
             }
             Err(msg) => {
                 let why = format!("{shown} (ended by {how}) → error reply: {msg}");
@@ -132,7 +184,7 @@ impl Cmd {
         }
     }
 
-    fn check_and_run(&self, line: &[u8], shown: &str) -> Result<Vec<u8>, String> {
+    fn check_and_run(&self, line: &[u8], shown: &str) -> Result<Output, String> {
         if line.contains(&0) {
             return Err("the request contains a NUL byte; commands are text".into());
         }
@@ -156,10 +208,16 @@ impl Cmd {
     }
 
     fn reply(&self, out: &mut Vec<u8>, ok: bool, body: &[u8]) {
+        self.frame_head(out, ok, body.len());
+        out.extend_from_slice(body);
+    }
+
+    /// A reply's length prefix and header, announcing `len` bytes of body.
+    fn frame_head(&self, out: &mut Vec<u8>, ok: bool, len: usize) {
         let mut header = Map::new();
         header.insert("status".into(), Value::from(if ok { "ok" } else { "error" }));
-        match json_header::encode(&header, body, self.order) {
-            Ok(frame) => out.extend_from_slice(&frame),
+        match json_header::encode_head(&header, len, self.order) {
+            Ok(head) => out.extend_from_slice(&head),
             Err(e) => self.ctx.note("reply", CallResult::Failed { why: e.to_string() }),
         }
     }
@@ -169,50 +227,48 @@ impl Handler for Cmd {
     fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Flow {
         self.pending.extend_from_slice(input);
         self.last_data = Some(Instant::now());
-        let flow = self.run_lines(out, OUT_BUDGET);
+        let flow = self.advance(out);
         if flow == Flow::Continue && self.pending.len() > MAX_QUEUED {
-            let why = format!(
+            return self.give_up(format!(
                 "{} bytes of requests queued while the replies wait unread (at most {MAX_QUEUED}); closing this connection",
                 self.pending.len()
-            );
-            self.ctx.note("request", CallResult::Failed { why });
-            self.pending.clear();
-            return Flow::Close;
+            ));
         }
         flow
     }
 
     fn on_eof(&mut self, out: &mut Vec<u8>) -> Flow {
-        self.run_lines(out, EOF_BUDGET);
-        if self.resume.is_some() {
-            let left = self.pending.len();
-            let why = format!("the client closed; {left} bytes of queued requests are dropped unanswered");
-            self.ctx.note("request", CallResult::Failed { why });
-        } else if !self.pending.is_empty() {
-            // The classic client's last command: sent without a newline,
-            // then shutdown(SHUT_WR) instead of a pause.
-            let line = std::mem::take(&mut self.pending);
-            self.request(&line, Ended::Eof, out);
-        }
+        // Nothing more is read, but what was asked is answered, a piece at
+        // a time as the client reads (it only shut down its sending side).
+        self.eof = true;
+        self.advance(out);
         Flow::Close
     }
 
+    fn has_more(&self) -> bool {
+        self.more
+    }
+
+    fn on_room(&mut self, out: &mut Vec<u8>) -> Flow {
+        self.advance(out)
+    }
+
     fn deadline(&self) -> Option<Instant> {
-        if self.resume.is_some() {
-            return self.resume;
+        // Lines queued behind a reply are not idle: they run as room is made.
+        if self.more || self.big.is_some() || self.pending.is_empty() {
+            return None;
         }
-        if self.pending.is_empty() { None } else { self.last_data.map(|t| t + IDLE) }
+        self.last_data.map(|t| t + IDLE)
     }
 
     fn on_deadline(&mut self, out: &mut Vec<u8>) -> Flow {
-        if self.resume.is_some() {
-            return self.run_lines(out, OUT_BUDGET);
+        if self.deadline().is_none() {
+            return Flow::Continue;
         }
-        if !self.pending.is_empty() {
-            let line = std::mem::take(&mut self.pending);
-            self.request(&line, Ended::Idle, out);
-        }
-        Flow::Continue
+        let line = std::mem::take(&mut self.pending);
+        self.request(&line, Ended::Idle, out);
+        // A `big` it started goes out like any other.
+        self.advance(out)
     }
 }
 

@@ -51,22 +51,53 @@ pub fn shell_syntax(line: &str) -> Option<(&'static str, &'static str)> {
     SHELL_SYNTAX.iter().copied().find(|(token, _)| line.contains(token))
 }
 
+/// What a built-in answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Bytes(Vec<u8>),
+    /// `big N`: N bytes of [`BIG_PATTERN`], made as they are sent
+    /// ([`big_into`]) — 13 bytes of request must not cost 16 MiB of memory.
+    Big(usize),
+}
+
+impl Output {
+    pub fn len(&self) -> usize {
+        match self {
+            Output::Bytes(b) => b.len(),
+            Output::Big(n) => *n,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All of it, in memory: for tests and short outputs.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Output::Bytes(b) => b,
+            Output::Big(n) => big(n),
+        }
+    }
+}
+
 /// Runs one request (already checked to be UTF-8 text with no shell
 /// syntax). `Ok`: the output; `Err`: a message for an error reply.
-pub fn run(line: &str, unix_secs: i64) -> Result<Vec<u8>, String> {
+pub fn run(line: &str, unix_secs: i64) -> Result<Output, String> {
     let mut words = line.split_ascii_whitespace();
     let Some(name) = words.next() else {
         return Err("an empty command: send a command line, e.g. `date` (try `help`)".into());
     };
     let args: Vec<&str> = words.collect();
-    match name {
+    let bytes = match name {
         "date" => date(&args, unix_secs),
         "echo" => Ok(format!("{}\n", args.join(" ")).into_bytes()),
-        "big" => big_command(&args),
+        "big" => return big_command(&args).map(Output::Big),
         "ls" => ls(&args),
         "help" => Ok(help().into_bytes()),
         other => Err(unknown(other)),
-    }
+    };
+    bytes.map(Output::Bytes)
 }
 
 fn unknown(name: &str) -> String {
@@ -92,21 +123,35 @@ fn date(args: &[&str], unix_secs: i64) -> Result<Vec<u8>, String> {
     Ok(format!("{text}\n").into_bytes())
 }
 
-fn big_command(args: &[&str]) -> Result<Vec<u8>, String> {
+fn big_command(args: &[&str]) -> Result<usize, String> {
     let usage = "usage: big N, N a byte count, e.g. big 1000000";
     let [n] = args else { return Err(usage.into()) };
     let n: usize = n.parse().map_err(|_| format!("big: '{n}' is not a byte count; {usage}"))?;
     if n > MAX_BIG {
         return Err(format!("big: {n} bytes is over the {MAX_BIG}-byte limit"));
     }
-    Ok(big(n))
+    Ok(n)
 }
 
 /// `n` bytes of [`BIG_PATTERN`], repeated.
 pub fn big(n: usize) -> Vec<u8> {
-    let mut out = BIG_PATTERN.repeat(n.div_ceil(BIG_PATTERN.len()));
-    out.truncate(n);
+    let mut out = Vec::with_capacity(n);
+    big_into(&mut out, 0, n);
     out
+}
+
+/// Append bytes `from .. from + n` of `big`'s endless [`BIG_PATTERN`]:
+/// a `big` reply made a piece at a time is the same bytes as [`big`].
+pub fn big_into(out: &mut Vec<u8>, from: usize, n: usize) {
+    let p = BIG_PATTERN.len();
+    let mut at = from % p;
+    let mut left = n;
+    while left > 0 {
+        let take = (p - at).min(left);
+        out.extend_from_slice(&BIG_PATTERN[at..at + take]);
+        left -= take;
+        at = 0;
+    }
 }
 
 fn ls(args: &[&str]) -> Result<Vec<u8>, String> {
@@ -146,7 +191,7 @@ mod tests {
     use super::*;
 
     fn ok(line: &str) -> String {
-        String::from_utf8(run(line, 1_000_000_000).unwrap_or_else(|e| panic!("{line}: {e}"))).unwrap()
+        String::from_utf8(run(line, 1_000_000_000).unwrap_or_else(|e| panic!("{line}: {e}")).into_bytes()).unwrap()
     }
 
     fn err(line: &str) -> String {
@@ -163,7 +208,22 @@ mod tests {
         assert!(ok("help").contains("big N"));
         assert_eq!(ok("big 0"), "");
         assert_eq!(ok("big 70").as_bytes(), [&BIG_PATTERN[..], &BIG_PATTERN[..6]].concat());
-        assert_eq!(run(&format!("big {MAX_BIG}"), 0).unwrap().len(), MAX_BIG);
+        assert_eq!(run(&format!("big {MAX_BIG}"), 0).unwrap(), Output::Big(MAX_BIG), "made as it is sent");
+    }
+
+    #[test]
+    fn big_made_in_pieces_is_big_made_whole() {
+        let whole = big(1000);
+        for piece in [1, 7, 63, 64, 65, 999] {
+            let mut out = Vec::new();
+            let mut from = 0;
+            while from < whole.len() {
+                let n = piece.min(whole.len() - from);
+                big_into(&mut out, from, n);
+                from += n;
+            }
+            assert_eq!(out, whole, "pieces of {piece}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@ use crate::event::{Event, Recorder};
 use crate::proto::decode_all;
 use crate::proto::json_header::{DEFAULT_MAX_HEADER, Decoder};
 use crate::serve::Log;
-use crate::serve::cmd_builtins::{BIG_PATTERN, MAX_BIG, big};
+use crate::serve::cmd_builtins::{MAX_BIG, big};
 use crate::serve::handler::{feed_split, test_ctx};
 
 /// Every reply in `out`, as (status, body).
@@ -167,26 +167,51 @@ fn an_over_long_line_is_refused_and_closes() {
     assert_eq!(replies(&out, LengthOrder::BigEndian)[0].1.len(), MAX_LINE - 5 + 1);
 }
 
+/// What a driver does once `out` is sent: ask for more while there is
+/// more, checking that no piece is much over [`PIECE`]. Returns how many
+/// pieces were asked for.
+fn drain(h: &mut Cmd, out: &mut Vec<u8>, sent: &mut Vec<u8>) -> usize {
+    let mut pieces = 0;
+    loop {
+        assert!(out.len() <= PIECE + 200, "a piece of {} bytes", out.len());
+        sent.append(out);
+        if !h.has_more() {
+            return pieces;
+        }
+        h.on_room(out);
+        pieces += 1;
+    }
+}
+
 #[test]
-fn pipelined_big_replies_take_turns_instead_of_piling_up() {
+fn pipelined_big_replies_go_out_a_piece_at_a_time() {
     let mut h = Cmd::new(test_ctx(), LengthOrder::BigEndian);
     let mut out = Vec::new();
     let n = 3 << 20;
     h.on_bytes(format!("big {n}\nbig {n}\necho done\n").as_bytes(), &mut out);
-    let mut turns = vec![out.len()];
-    let mut all = std::mem::take(&mut out);
-    while let Some(due) = h.deadline() {
-        assert!(due <= Instant::now(), "the next turn is due at once");
-        h.on_deadline(&mut out);
-        turns.push(out.len());
-        all.append(&mut out);
-    }
-    assert_eq!(turns.len(), 3, "one big reply per turn: {turns:?}");
+    assert_eq!(h.deadline(), None, "queued lines wait for room, not for a timer");
+    let mut all = Vec::new();
+    let pieces = drain(&mut h, &mut out, &mut all);
+    assert!(pieces >= 2 * n / PIECE, "{pieces} pieces");
     let got = replies(&all, LengthOrder::BigEndian);
     assert_eq!(got.len(), 3);
-    assert_eq!(got[0].1, big(n));
-    assert!(got[1].1.starts_with(BIG_PATTERN));
+    assert!(got[0].1 == big(n) && got[1].1 == big(n), "the same bytes as made whole");
     assert_eq!(got[2].1, b"done\n");
+}
+
+#[test]
+fn eof_behind_a_big_reply_still_answers_everything_a_piece_at_a_time() {
+    let (mut h, rec) = recorded();
+    let mut out = Vec::new();
+    h.on_bytes(b"big 1000000\necho after\necho last", &mut out);
+    assert_eq!(h.on_eof(&mut out), Flow::Close);
+    let mut all = Vec::new();
+    drain(&mut h, &mut out, &mut all);
+    let got: Vec<String> = replies(&all, LengthOrder::BigEndian).iter().map(text).collect();
+    assert_eq!(got.len(), 3, "{:.80?}", got);
+    assert_eq!(got[0], format!("ok: {}", String::from_utf8_lossy(&big(1_000_000))));
+    assert_eq!(got[1..], ["ok: after\n", "ok: last\n"]);
+    assert!(log(&rec)[2].contains("\"echo last\" (ended by EOF, no newline)"), "{:?}", log(&rec));
 }
 
 #[test]
@@ -203,4 +228,6 @@ fn a_client_that_queues_requests_without_reading_is_closed() {
         }
     }
     assert_eq!(flow, Flow::Close);
+    assert!(!h.has_more(), "and the reply it was not reading is not made either");
+    assert!(out.len() <= PIECE + 200, "{} bytes held", out.len());
 }

@@ -1,7 +1,8 @@
 //! The blocking driver shared by the iterative, thread, fork and pool
 //! models: wait for input (or the handler's deadline, or its mailbox),
-//! feed the handler, write everything back, until EOF or the handler says
-//! close. Every wait is bounded by TICK so a stop is noticed.
+//! feed the handler, write everything back — and what the handler has
+//! more, a piece at a time — until EOF or the handler says close. Every
+//! wait is bounded by TICK so a stop is noticed.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -39,6 +40,18 @@ pub fn serve_client(mut stream: TcpStream, ctx: &Ctx, handler: &mut dyn Handler,
     discard_unread(&mut stream);
     drop(stream);
     closed(ctx, totals, how);
+}
+
+/// Turn a client away: `words` (its protocol's way of saying why, or
+/// nothing), then a FIN. Never waits: a fresh socket's send buffer takes a
+/// line at once, and a client being refused is not worth blocking for.
+pub fn refuse(mut stream: TcpStream, words: &[u8]) {
+    if stream.set_nonblocking(true).is_ok() && !words.is_empty() {
+        let _ = stream.write(words);
+    }
+    // The FIN goes out right behind the words, before the close.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    discard_unread(&mut stream);
 }
 
 /// Closing a socket with unread input makes the kernel send RST instead
@@ -91,7 +104,12 @@ fn wait(stream: &TcpStream, handler: &dyn Handler) -> std::io::Result<Woke> {
     }
     let slice = deadline.map_or(TICK, |d| (d - now).min(TICK));
     let mailbox = handler.mailbox();
-    let mut fds = vec![PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+    // A handler that takes no input now is not woken by it either.
+    let input = handler.wants_input();
+    let mut fds = Vec::new();
+    if input {
+        fds.push(PollFd::new(stream.as_fd(), PollFlags::POLLIN));
+    }
     if let Some(m) = &mailbox {
         fds.push(PollFd::new(m.fd(), PollFlags::POLLIN));
     }
@@ -102,7 +120,7 @@ fn wait(stream: &TcpStream, handler: &dyn Handler) -> std::io::Result<Woke> {
         Ok(_) => {
             let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
             // Input first: it includes EOF and errors, which end the connection.
-            if ready(&fds[0]) {
+            if input && ready(&fds[0]) {
                 return Ok(Woke::Input);
             }
             return Ok(Woke::Mail);
@@ -122,9 +140,11 @@ pub fn drive(
     stream.set_read_timeout(Some(TICK))?;
     stream.set_write_timeout(Some(TICK))?;
     let mut out = Vec::new();
-    handler.greet(&mut out);
-    if send_all(stream, &mut out, totals, stop)? == Ended::Shutdown {
-        return Ok(Ended::Shutdown);
+    let greeted = handler.greet(&mut out);
+    match send_more(stream, handler, &mut out, greeted, totals, stop)? {
+        Some(Flow::Continue) => {}
+        Some(Flow::Close) => return Ok(Ended::Done),
+        None => return Ok(Ended::Shutdown),
     }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -145,7 +165,8 @@ pub fn drive(
                     // After EOF there is nothing more to read, whatever the
                     // handler answers: send its last words and close.
                     handler.on_eof(&mut out);
-                    return send_all(stream, &mut out, totals, stop);
+                    let sent = send_more(stream, handler, &mut out, Flow::Close, totals, stop)?;
+                    return Ok(if sent.is_some() { Ended::Done } else { Ended::Shutdown });
                 }
                 Ok(n) => {
                     totals.received += n;
@@ -155,11 +176,35 @@ pub fn drive(
                 Err(e) => return Err(e),
             },
         };
-        if send_all(stream, &mut out, totals, stop)? == Ended::Shutdown {
-            return Ok(Ended::Shutdown);
+        match send_more(stream, handler, &mut out, flow, totals, stop)? {
+            Some(Flow::Continue) => {}
+            Some(Flow::Close) => return Ok(Ended::Done),
+            None => return Ok(Ended::Shutdown),
         }
-        if flow == Flow::Close {
-            return Ok(Ended::Done);
+    }
+}
+
+/// Send `out`, then, while the handler has more (the rest of a download),
+/// ask for the next piece and send that: memory holds one piece, and the
+/// client's reading paces it. Returns `flow`, or Close if the handler
+/// closed meanwhile; `None` if the server is stopping.
+fn send_more(
+    stream: &mut TcpStream,
+    handler: &mut dyn Handler,
+    out: &mut Vec<u8>,
+    mut flow: Flow,
+    totals: &mut Totals,
+    stop: &Stop,
+) -> std::io::Result<Option<Flow>> {
+    loop {
+        if send_all(stream, out, totals, stop)? == Ended::Shutdown || stop.is_set() {
+            return Ok(None);
+        }
+        if !handler.has_more() {
+            return Ok(Some(flow));
+        }
+        if handler.on_room(out) == Flow::Close {
+            flow = Flow::Close;
         }
     }
 }

@@ -4,7 +4,8 @@
 //! has nothing more (EAGAIN — what edge-triggered epoll requires; a short
 //! read is not enough: a FIN that came with the data brings no new edge),
 //! feeds the handler, and writes what the socket takes, keeping the rest for the
-//! next "writable". It never blocks, so one thread can hold thousands.
+//! next "writable" — and once all of it is sent, asks the handler for the
+//! next piece if it has one. It never blocks, so one thread can hold thousands.
 //!
 //! Under a level-triggered loop (select, poll, epoll without `--edge`) a
 //! short read is enough: whatever is left, a FIN included, is reported
@@ -33,6 +34,11 @@ pub const OUT_CAP: usize = 1 << 20;
 /// under a mailbox's capacity (1 MiB), so what one chat member says in
 /// one turn usually fits in the others' mailboxes until their turn comes.
 pub const READ_BUDGET: usize = 4;
+
+/// Pieces of more output ([`Handler::on_room`]) per wake-up, for the same
+/// reason: a client that reads as fast as the server makes them must not
+/// keep the one thread to itself.
+pub const MORE_BUDGET: usize = 4;
 
 /// The loop's shared receive buffer: one per loop, not one per connection,
 /// so ten thousand idle connections cost no 64 KiB each.
@@ -110,7 +116,9 @@ impl EventConn {
             level_triggered: false,
             failed: None,
         };
-        conn.handler.greet(&mut conn.out);
+        if conn.handler.greet(&mut conn.out) == Flow::Close {
+            conn.reading = false;
+        }
         Ok(conn)
     }
 
@@ -129,13 +137,9 @@ impl EventConn {
     }
 
     /// The handler's deadline, while it can act on it: not once it stopped
-    /// reading, and not while output is unsent. Handlers say "call me
-    /// again for more output" with a deadline of now (file's get, cmd's
-    /// long replies); with output still queued that would be a 0 ms timer
-    /// spinning the loop, so they wait for the socket to take it instead
-    /// (writability wakes the connection).
+    /// reading. (More output is not a deadline: see [`Handler::has_more`].)
     pub fn deadline(&self) -> Option<Instant> {
-        if !self.reading || self.unsent() > 0 {
+        if !self.reading {
             return None;
         }
         self.handler.deadline()
@@ -145,8 +149,13 @@ impl EventConn {
         self.out.len() - self.head
     }
 
+    /// All sent, and the handler has more to make: ask it now.
+    fn room_for_more(&self) -> bool {
+        self.unsent() == 0 && self.handler.has_more()
+    }
+
     fn can_read(&self) -> bool {
-        self.reading && self.unsent() < OUT_CAP
+        self.reading && self.unsent() < OUT_CAP && self.handler.wants_input()
     }
 
     /// For the level-triggered loops: read while it may, write while it has something.
@@ -166,9 +175,20 @@ impl EventConn {
             self.reading = false;
         }
         let mut budget = READ_BUDGET;
+        let mut pieces = MORE_BUDGET;
         loop {
             if let Err(e) = self.flush() {
                 return self.fail(e);
+            }
+            if self.room_for_more() {
+                if pieces == 0 {
+                    break;
+                }
+                pieces -= 1;
+                if self.handler.on_room(&mut self.out) == Flow::Close {
+                    self.reading = false;
+                }
+                continue;
             }
             if !self.can_read() || self.drained || budget == 0 {
                 break;
@@ -196,9 +216,9 @@ impl EventConn {
         }
         // Sending may have made room for mail left waiting.
         self.collect_mail(false);
-        if !self.reading && self.unsent() == 0 {
+        if !self.reading && self.unsent() == 0 && !self.handler.has_more() {
             Status::Done
-        } else if self.can_read() && !self.drained {
+        } else if (self.can_read() && !self.drained) || self.room_for_more() {
             Status::More
         } else {
             Status::Open

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::event_conn::{EventConn, Interest, READ_BUF, Ready, Status};
 use super::{Server, TICK};
-use crate::event::{CallResult, Event};
+use crate::event::CallResult;
 
 /// What a descriptor the loop watches stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -191,16 +191,12 @@ impl Loop<'_, '_> {
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) -> Option<usize> {
         let server = self.server;
         let ctx = server.ctx(self.accepted, peer);
-        let refuse = |why: String| {
-            server.log.emit(&Event::notice(format!("{} from {peer} refused: {why}", ctx.name)));
-        };
-        let cap = server.config.max_conns;
-        if self.live >= cap {
-            refuse(format!("{cap} clients already connected (--max-conns)"));
+        if self.live >= server.config.max_conns {
+            server.refuse(stream, &ctx.name, peer, &server.full());
             return None;
         }
         if let Some(why) = self.waiter.refuse(stream.as_raw_fd()) {
-            refuse(why);
+            server.refuse(stream, &ctx.name, peer, &why);
             return None;
         }
         let handler = server.protocol.handler(ctx.clone());

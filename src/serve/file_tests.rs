@@ -2,8 +2,9 @@
 //! split, hostile names, lying headers, connections that end early.
 
 use super::*;
-use crate::proto::json_header::{Decoder, Frame, encode};
+use crate::proto::json_header::{DEFAULT_MAX_HEADER, Decoder, Frame, encode};
 use crate::serve::handler::test_ctx;
+use serde_json::{Value, json};
 
 fn server(order: LengthOrder) -> (FileServer, Arc<FileRoot>) {
     let root = Arc::new(FileRoot::open(None).unwrap());
@@ -27,9 +28,23 @@ fn list() -> Vec<u8> {
     request(json!({"cmd": "list"}), b"", LengthOrder::BigEndian)
 }
 
-/// What a blocking driver does: feed each chunk, come back while the
-/// handler has a deadline, then EOF. Returns the bytes sent and whether
-/// the handler closed before EOF.
+/// "Send" `out`, then ask for more while the handler has it, checking
+/// that no piece is more than a chunk. Returns the last piece's flow.
+fn send_more(handler: &mut FileServer, out: &mut Vec<u8>, sent: &mut Vec<u8>, mut flow: Flow) -> Flow {
+    loop {
+        assert!(out.len() < CHUNK + 4096, "one piece holds at most a chunk, not {}", out.len());
+        sent.append(out);
+        if !handler.has_more() {
+            return flow;
+        }
+        if handler.on_room(out) == Flow::Close {
+            flow = Flow::Close;
+        }
+    }
+}
+
+/// What a driver does: feed each chunk and send what the handler has,
+/// then EOF. Returns the bytes sent and whether the handler closed before EOF.
 fn drive(handler: &mut FileServer, input: &[u8], splits: &[usize]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     let mut sent = Vec::new();
@@ -39,19 +54,14 @@ fn drive(handler: &mut FileServer, input: &[u8], splits: &[usize]) -> (Vec<u8>, 
         let n = sizes.next().copied().unwrap_or(1).clamp(1, rest.len());
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let mut flow = handler.on_bytes(chunk, &mut out);
-        while flow == Flow::Continue && handler.deadline().is_some() {
-            assert!(out.len() < CHUNK + 4096, "one turn holds at most a chunk, not {}", out.len());
-            sent.append(&mut out);
-            flow = handler.on_deadline(&mut out);
-        }
-        sent.append(&mut out);
-        if flow == Flow::Close {
+        let flow = handler.on_bytes(chunk, &mut out);
+        if send_more(handler, &mut out, &mut sent, flow) == Flow::Close {
             return (sent, true);
         }
     }
-    assert_eq!(handler.on_eof(&mut out), Flow::Close);
-    sent.append(&mut out);
+    handler.on_eof(&mut out);
+    assert_eq!(send_more(handler, &mut out, &mut sent, Flow::Close), Flow::Close);
+    assert!(!handler.has_more());
     (sent, false)
 }
 
@@ -241,14 +251,38 @@ fn a_get_goes_out_a_chunk_per_turn() {
     let mut out = Vec::new();
     assert_eq!(srv.on_bytes(&get("big"), &mut out), Flow::Continue);
     assert!(out.len() <= CHUNK + 200, "{} bytes in one turn", out.len());
-    assert!(srv.deadline().is_some(), "the handler asks to be called back");
+    assert!(srv.has_more(), "the handler has more once this is sent");
+    assert_eq!(srv.deadline(), None, "more output is not a timer");
     let mut turns = 1;
-    while srv.deadline().is_some() {
+    while srv.has_more() {
         out.clear();
-        srv.on_deadline(&mut out);
+        srv.on_room(&mut out);
         turns += 1;
     }
     assert_eq!(turns, 5);
+}
+
+#[test]
+fn eof_with_downloads_still_to_send_hands_them_out_a_chunk_at_a_time() {
+    // The polite client: two gets, then shutdown(SHUT_WR), then it reads.
+    let (mut srv, root) = server(LengthOrder::BigEndian);
+    let (a, b) = (data(600_000), data(2 * CHUNK + 1));
+    std::fs::write(root.path().join("a"), &a).unwrap();
+    std::fs::write(root.path().join("b"), &b).unwrap();
+    let mut input = get("a");
+    input.extend(get("b"));
+    input.extend(&put("cut", b"whole body")[..20]);
+    let mut out = Vec::new();
+    assert_eq!(srv.on_bytes(&input, &mut out), Flow::Continue);
+    // EOF returns at once with at most a chunk more; nothing is dropped.
+    srv.on_eof(&mut out);
+    assert!(out.len() < CHUNK + 4096, "{} bytes at EOF", out.len());
+    let mut sent = Vec::new();
+    assert_eq!(send_more(&mut srv, &mut out, &mut sent, Flow::Close), Flow::Close);
+    let r = replies(&sent, LengthOrder::BigEndian);
+    assert_eq!(r.len(), 3);
+    assert!(r[0].body == a && r[1].body == b, "both files whole, in order");
+    assert!(error_text(&r[2]).contains("inside a request header"), "then what was cut short");
 }
 
 #[test]

@@ -267,6 +267,23 @@ impl Server<'_> {
         }
     }
 
+    /// Turn connection `name` from `peer` away: log why, tell the client
+    /// where its protocol has a way to ([`Protocol::refusal`]), and close
+    /// with a FIN — what it already sent is read and dropped first, since
+    /// closing on unread input sends a reset, which can destroy the reason
+    /// before the client reads it.
+    pub fn refuse(&self, stream: std::net::TcpStream, name: &str, peer: SocketAddr, why: &str) {
+        self.log.emit(&Event::notice(format!("{name} from {peer} refused: {why}")));
+        conn::refuse(stream, &self.protocol.refusal(why));
+    }
+
+    /// Why a client past `--max-conns` is turned away.
+    pub fn full(&self) -> String {
+        let cap = self.config.max_conns;
+        let clients = if cap == 1 { "client" } else { "clients" };
+        format!("{cap} {clients} already connected (--max-conns)")
+    }
+
     /// The context a handler for connection number `n` gets.
     pub fn ctx(&self, n: usize, peer: SocketAddr) -> handler::Ctx {
         handler::Ctx { name: format!("conn#{n}"), peer, log: self.log.clone() }

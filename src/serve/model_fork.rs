@@ -67,10 +67,7 @@ pub fn serve(server: &Server) -> usize {
         let ctx = server.ctx(served, peer);
         let live = children.iter().filter(|c| !c.zombie).count();
         if live >= cap {
-            server.log.emit(&Event::notice(format!(
-                "{} from {peer} refused: {cap} clients already connected (--max-conns)",
-                ctx.name
-            )));
+            server.refuse(stream, &ctx.name, peer, &server.full());
             continue;
         }
         let handler = server.protocol.handler(ctx.clone());

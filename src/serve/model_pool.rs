@@ -79,10 +79,7 @@ fn accept_loop(server: &Server, tx: &mpsc::Sender<Job>, counts: &Counts, workers
         served += 1;
         let ctx = server.ctx(served, peer);
         if counts.in_flight.load(Ordering::SeqCst) >= cap {
-            server.log.emit(&Event::notice(format!(
-                "{} from {peer} refused: {cap} clients already connected (--max-conns)",
-                ctx.name
-            )));
+            server.refuse(stream, &ctx.name, peer, &server.full());
             continue;
         }
         counts.in_flight.fetch_add(1, Ordering::SeqCst);

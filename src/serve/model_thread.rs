@@ -6,7 +6,7 @@
 use std::thread::JoinHandle;
 
 use super::{Server, conn};
-use crate::event::{CallResult, Event};
+use crate::event::CallResult;
 
 /// Serve until stopped; returns how many connections were accepted.
 pub fn serve(server: &Server) -> usize {
@@ -18,10 +18,7 @@ pub fn serve(server: &Server) -> usize {
         served += 1;
         let ctx = server.ctx(served, peer);
         if threads.len() >= cap {
-            server.log.emit(&Event::notice(format!(
-                "{} from {peer} refused: {cap} clients already connected (--max-conns)",
-                ctx.name
-            )));
+            server.refuse(stream, &ctx.name, peer, &server.full());
             continue;
         }
         let handler = server.protocol.handler(ctx.clone());

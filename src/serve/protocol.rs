@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
 use super::chat_room::Room;
 use super::config::{Config, Model, Proto};
 use super::file_root::FileRoot;
 use super::handler::{Ctx, Handler};
-use crate::proto::json_header::LengthOrder;
+use crate::proto::json_header::{self, LengthOrder};
 
 /// Everything the handlers of one server share: its settings, and state
 /// that outlives a connection (chat's room, file's root).
@@ -78,6 +80,27 @@ impl Protocol {
 
     pub fn proto(&self) -> Proto {
         self.proto
+    }
+
+    /// What a client turned away at the door (`--max-conns`) is told,
+    /// where the protocol has a way to say it: a chat line, a framed error
+    /// reply. Echo, upper, framed and auth have none — any byte would be
+    /// taken for an echo or a challenge — so they get a bare FIN.
+    pub fn refusal(&self, why: &str) -> Vec<u8> {
+        let text = format!("the server is full: {why}; try again later");
+        let mut header = Map::new();
+        header.insert("status".into(), Value::from("error"));
+        let frame = match &self.shared {
+            Shared::Chat(_) => return format!("* {text}\n").into_bytes(),
+            Shared::Cmd => json_header::encode(&header, format!("{text}\n").as_bytes(), self.order()),
+            Shared::File(_) => {
+                header.insert("error".into(), Value::from(text));
+                json_header::encode(&header, b"", self.order())
+            }
+            _ => return Vec::new(),
+        };
+        // A header of two short fields always frames; if not, the FIN alone says it.
+        frame.unwrap_or_default()
     }
 
     /// A fresh handler for one connection.

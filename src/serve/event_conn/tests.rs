@@ -240,3 +240,53 @@ fn a_reset_ends_only_this_connection() {
     assert_eq!(c.service(ALL, Instant::now(), &mut buf), Status::Done);
     assert!(c.failed.as_deref().is_some_and(|w| w.contains("reset")), "{:?}", c.failed);
 }
+
+/// `left` pieces of 100 KiB, each made only when the last was sent.
+struct Pieces {
+    left: usize,
+}
+impl Handler for Pieces {
+    fn on_bytes(&mut self, _: &[u8], _: &mut Vec<u8>) -> Flow {
+        Flow::Continue
+    }
+    fn has_more(&self) -> bool {
+        self.left > 0
+    }
+    fn on_room(&mut self, out: &mut Vec<u8>) -> Flow {
+        assert!(out.is_empty(), "asked for more only once all was sent");
+        self.left -= 1;
+        out.resize(100 << 10, b'p');
+        Flow::Continue
+    }
+}
+
+#[test]
+fn more_output_is_asked_for_as_it_is_sent_even_after_eof() {
+    let (mut client, server) = pair();
+    let mut c = conn(server, Box::new(Pieces { left: 30 }));
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut buf = vec![0; READ_BUF];
+    // 3 MB, more than the kernel takes at once: the client must read for
+    // the rest to be made, and the connection is done only after the last.
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    client.set_nonblocking(true).unwrap();
+    let give_up = Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < give_up, "never done: {} bytes received", got.len());
+        let status = c.service(ALL, Instant::now(), &mut buf);
+        assert!(c.unsent() <= 100 << 10, "one piece at a time, not {}", c.unsent());
+        if status == Status::Done {
+            break;
+        }
+        match client.read(&mut chunk) {
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    c.close("");
+    client.set_nonblocking(false).unwrap();
+    client.read_to_end(&mut got).unwrap();
+    assert_eq!(got.len(), 30 * (100 << 10));
+}
