@@ -4,32 +4,11 @@
 
 mod common;
 
-use common::check::{against_reference, fixture_run, have_python};
-
-const MODELS: [&str; 7] = ["iterative", "thread", "fork", "pool", "select", "poll", "epoll"];
-
-/// What each model fails by design: iterative serves one client at a
-/// time; a pool of 4 workers serves 4 (the fifth of 50 waits).
-fn expected_failures(model: &str) -> Vec<&'static str> {
-    match model {
-        "iterative" => vec!["concurrent", "slow-reader"],
-        "pool" => vec!["concurrent"],
-        _ => vec![],
-    }
-}
+use common::check::{against_reference, fixture_run, have_python, in_every_model};
 
 #[test]
 fn cmd_passes_against_the_reference_server_in_every_model() {
-    for model in MODELS {
-        let run = against_reference("cmd", &["cmd", "--model", model], &[]);
-        assert_eq!(run.failed(), expected_failures(model), "cmd --model {model}:\n{}", run.stdout);
-        assert_eq!(run.code, if expected_failures(model).is_empty() { 0 } else { 1 });
-    }
-}
-
-#[test]
-fn epoll_edge_triggered_passes_too() {
-    against_reference("cmd", &["cmd", "--model", "epoll", "--edge"], &[]).assert_all_passed("cmd epoll --edge");
+    in_every_model("cmd", |model| against_reference("cmd", &[&["cmd"], model].concat(), &[]));
 }
 
 #[test]

@@ -4,41 +4,16 @@
 
 mod common;
 
-use common::check::{against_reference, fixture_run, have_python};
-
-const MODELS: [&str; 7] = ["iterative", "thread", "fork", "pool", "select", "poll", "epoll"];
-
-/// What each model fails by design: iterative serves one client at a
-/// time; a pool of 4 workers serves 4 (the fifth of 50 waits), though a
-/// slow reader ties up only one of them.
-fn expected_failures(model: &str) -> Vec<&'static str> {
-    match model {
-        "iterative" => vec!["concurrent", "slow-reader"],
-        "pool" => vec!["concurrent"],
-        _ => vec![],
-    }
-}
+use common::check::{against_reference, fixture_run, have_python, in_every_model};
 
 #[test]
 fn echo_passes_against_the_reference_server_in_every_model() {
-    for model in MODELS {
-        let run = against_reference("echo", &["echo", "--model", model], &[]);
-        assert_eq!(run.failed(), expected_failures(model), "echo --model {model}:\n{}", run.stdout);
-        assert_eq!(run.code, if expected_failures(model).is_empty() { 0 } else { 1 });
-    }
+    in_every_model("echo", |model| against_reference("echo", &[&["echo"], model].concat(), &[]));
 }
 
 #[test]
 fn upper_passes_against_the_reference_server_in_every_model() {
-    for model in MODELS {
-        let run = against_reference("upper", &["upper", "--model", model], &[]);
-        assert_eq!(run.failed(), expected_failures(model), "upper --model {model}:\n{}", run.stdout);
-    }
-}
-
-#[test]
-fn epoll_edge_triggered_passes_too() {
-    against_reference("echo", &["echo", "--model", "epoll", "--edge"], &[]).assert_all_passed("echo epoll --edge");
+    in_every_model("upper", |model| against_reference("upper", &[&["upper"], model].concat(), &[]));
 }
 
 #[test]

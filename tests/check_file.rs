@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::TempDir;
-use common::check::{fixture_run, have_python};
+use common::check::{fixture_run, have_python, in_every_model};
 
 /// `netlab check file` against `netlab serve SERVE… --root DIR`, DIR this
 /// test's own: a killed server cannot remove the directory it made (9 MiB
@@ -20,40 +20,14 @@ fn against_reference(serve: &[&str], check: &[&str]) -> common::check::CheckRun 
     common::check::against_reference("file", &serve, check)
 }
 
-const MODELS: [&str; 7] = ["iterative", "thread", "fork", "pool", "select", "poll", "epoll"];
-
-/// What each model fails by design: iterative serves one client at a
-/// time; a pool of 4 workers serves 4 (the fifth of 50 waits).
-fn expected_failures(model: &str) -> Vec<&'static str> {
-    match model {
-        "iterative" => vec!["concurrent", "slow-reader"],
-        "pool" => vec!["concurrent"],
-        _ => vec![],
-    }
-}
-
-/// Checks `netlab serve SERVE…` with every test.
-fn check_model(model: &str, serve: &[&str], check: &[&str]) {
-    let run = against_reference(serve, check);
-    assert_eq!(run.failed(), expected_failures(model), "file {serve:?}:\n{}", run.stdout);
-    assert_eq!(run.code, if expected_failures(model).is_empty() { 0 } else { 1 });
-}
-
 #[test]
 fn file_passes_against_the_reference_server_in_every_model() {
-    for model in MODELS {
-        check_model(model, &["file", "--model", model], &[]);
-    }
-}
-
-#[test]
-fn epoll_edge_triggered_passes_too() {
-    check_model("epoll", &["file", "--model", "epoll", "--edge"], &[]);
+    in_every_model("file", |model| against_reference(&[&["file"], model].concat(), &[]));
 }
 
 #[test]
 fn native_endian_is_honoured_and_a_mismatch_is_named() {
-    check_model("thread", &["file", "--native-endian"], &["--native-endian"]);
+    against_reference(&["file", "--native-endian"], &["--native-endian"]).assert_all_passed("file --native-endian");
     let run = against_reference(&["file"], &["--native-endian", "--only", "round-trip,list"]);
     assert_eq!(run.failed(), ["round-trip", "list"], "{}", run.stdout);
     for test in run.failed() {

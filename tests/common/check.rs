@@ -139,3 +139,28 @@ pub fn against_reference(proto: &str, serve_args: &[&str], check_extra: &[&str])
     drop(srv);
     run
 }
+
+pub const MODELS: [&str; 7] = ["iterative", "thread", "fork", "pool", "select", "poll", "epoll"];
+
+/// What each model fails by design: iterative serves one client at a
+/// time; a pool of 4 workers serves 4 (the fifth of 50 waits), though a
+/// slow reader ties up only one of them.
+pub fn expected_failures(model: &str) -> Vec<&'static str> {
+    match model {
+        "iterative" => vec!["concurrent", "slow-reader"],
+        "pool" => vec!["concurrent"],
+        _ => vec![],
+    }
+}
+
+/// `check(["--model", M])` for every model, and epoll `--edge`: each must
+/// fail exactly its design limits, and exit 1 only then.
+pub fn in_every_model(what: &str, check: impl Fn(&[&str]) -> CheckRun) {
+    for model in MODELS {
+        let run = check(&["--model", model]);
+        let expected = expected_failures(model);
+        assert_eq!(run.failed(), expected, "{what} --model {model}:\n{}", run.stdout);
+        assert_eq!(run.code, if expected.is_empty() { 0 } else { 1 }, "{what} --model {model}");
+    }
+    check(&["--model", "epoll", "--edge"]).assert_all_passed(&format!("{what} --model epoll --edge"));
+}
