@@ -58,3 +58,23 @@ fn the_server_that_broadcasts_with_blocking_sends_fails_slow_reader_only() {
     assert_eq!(run.failed(), ["slow-reader"], "{}", run.stdout);
     assert!(run.assumption("slow-reader").contains("stops the room while one member is slow"));
 }
+
+#[test]
+fn the_server_that_never_announces_leaves_fails_join_leave_only() {
+    if !have_python() {
+        return;
+    }
+    let run = fixture_run("chat", "chat_no_leave.py", &[]);
+    assert_eq!(run.failed(), ["join-leave"], "{}", run.stdout);
+    assert!(run.assumption("join-leave").contains("left (with quit)"), "{}", run.assumption("join-leave"));
+}
+
+#[test]
+fn the_makefile_loop_that_sends_half_lines_fails_mid_line_vanish_only() {
+    if !have_python() {
+        return;
+    }
+    let run = fixture_run("chat", "chat_half_line.py", &[]);
+    assert_eq!(run.failed(), ["mid-line-vanish"], "{}", run.stdout);
+    assert!(run.explanation("mid-line-vanish").contains("half"), "{}", run.explanation("mid-line-vanish"));
+}

@@ -38,12 +38,20 @@ impl Member {
     /// Read until a line satisfies `wanted`; every line read is kept.
     /// `Err` says how the wait ended.
     pub fn wait_for(&mut self, wanted: impl Fn(&str) -> bool) -> Result<String, End> {
-        let mut searched = 0;
+        let at = self.wait_from(0, wanted)?;
+        Ok(self.heard[at].clone())
+    }
+
+    /// Like `wait_for`, looking only at lines from index `from` on, and
+    /// giving the index of the line found: a later wait can start after it,
+    /// even when one recv() brought in the lines after it too.
+    pub fn wait_from(&mut self, from: usize, wanted: impl Fn(&str) -> bool) -> Result<usize, End> {
+        let mut searched = from;
         loop {
-            if let Some(line) = self.heard[searched..].iter().find(|l| wanted(l)) {
-                return Ok(line.clone());
+            if let Some(at) = self.heard.iter().skip(searched).position(|l| wanted(l)) {
+                return Ok(searched + at);
             }
-            searched = self.heard.len();
+            searched = searched.max(self.heard.len());
             let chunk = self.conn.recv_once(64 * 1024, self.conn.timeout)?;
             self.partial.extend_from_slice(&chunk);
             while let Some(nl) = self.partial.iter().position(|&b| b == b'\n') {
