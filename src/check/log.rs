@@ -37,6 +37,12 @@ impl ByteLog {
     pub fn add(&self, conn: &str, what: Logged) {
         let t_ms = (self.start.elapsed().as_secs_f64() * 1e6).round() / 1e3;
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // One RST can fail both a send() (EPIPE) and the recv() after it:
+        // the server reset the connection once.
+        let reset = |e: &LogEntry| e.conn == conn && matches!(e.what, Logged::ResetReceived);
+        if matches!(what, Logged::ResetReceived) && inner.entries.iter().any(reset) {
+            return;
+        }
         if inner.entries.len() < MAX_ENTRIES {
             inner.entries.push(LogEntry { t_ms, conn: conn.to_string(), what });
         } else {
@@ -131,6 +137,15 @@ mod tests {
         assert_eq!(entries.len(), 4, "{entries:?}");
         assert!(matches!(entries[0].what, Logged::Sent { len: 6_553_600, calls: 100, .. }));
         assert!(matches!(entries[3].what, Logged::Received { len: 16384, calls: 2, .. }));
+    }
+
+    #[test]
+    fn one_reset_is_logged_once_per_connection() {
+        let log = ByteLog::new();
+        log.add("c1", Logged::ResetReceived);
+        log.add("c1", Logged::ResetReceived);
+        log.add("c2", Logged::ResetReceived);
+        assert_eq!(log.entries().len(), 2);
     }
 
     #[test]
