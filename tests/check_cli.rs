@@ -48,6 +48,15 @@ fn list_shows_every_protocol_and_only_refuses_unknown_tests() {
         assert!(text.contains(&format!("{proto} (")), "{text}");
     }
     assert!(text.contains("one-byte-writes") && text.contains("slow-reader"), "{text}");
+    // One protocol lists its own suite only; time is UDP without --udp.
+    for (args, heading) in [(&["time"][..], "time ("), (&["upper"], "upper ("), (&["upper", "--udp"], "upper --udp (")]
+    {
+        let out = netlab(&[&["check", "--list"][..], args].concat());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let headings: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ') && l.contains(" (")).collect();
+        assert_eq!(headings.len(), 1, "{args:?}: {text}");
+        assert!(headings[0].starts_with(heading), "{args:?}: {text}");
+    }
     let out = netlab(&["check", "echo", "--only", "nope", "--", "true"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--only nope: no such test; the tests are: round-trip"), "{}", stderr(&out));

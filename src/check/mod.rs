@@ -241,14 +241,20 @@ pub fn suite_for(args: &CheckArgs) -> Vec<Test> {
     }
 }
 
+/// How `--list` names a suite: the protocol, and `--udp` where the same
+/// protocol has a TCP suite too.
+pub fn suite_label(proto: Proto, udp: bool) -> String {
+    if proto == Proto::Upper && udp { "upper --udp".into() } else { proto.name().to_string() }
+}
+
 /// What `--list` shows for every protocol: (label, its tests).
 pub fn every_suite() -> Vec<(String, Vec<Test>)> {
     let mut all = Vec::new();
     for proto in Proto::ALL {
         let udp = proto == Proto::Time;
-        all.push((proto.name().to_string(), suite(proto, udp)));
+        all.push((suite_label(proto, udp), suite(proto, udp)));
         if proto == Proto::Upper {
-            all.push(("upper --udp".into(), suite(proto, true)));
+            all.push((suite_label(proto, true), suite(proto, true)));
         }
     }
     all

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::program::{self, Program};
 use super::report::{Failure, LogEntry, Outcome, Summary, TestReport};
 use super::target::{self, Processes};
-use super::{CheckArgs, Cx, Test, every_suite, suite_for};
+use super::{CheckArgs, Cx, Test, every_suite, suite_for, suite_label};
 use crate::event::{CheckListRow, CheckTestInfo, Event, Sink};
 
 /// Log entries a failure shows without --verbose: the start and the end.
@@ -23,7 +23,7 @@ pub fn list(args: &CheckArgs, sink: &mut dyn Sink) {
         .into_iter()
         .filter(|(label, _)| match args.proto {
             None => true,
-            Some(p) => label.split(' ').next() == Some(p.name()) && (label.contains("--udp") == args.is_udp()),
+            Some(p) => *label == suite_label(p, args.is_udp()),
         })
         .map(|(label, tests)| CheckListRow {
             proto: label,
