@@ -129,3 +129,20 @@ fn predict_answers_get_a_verdict() {
     assert!(out.contains(expected), "answer {retry} should get {expected:?}: {out}");
     repl.quit();
 }
+
+#[test]
+fn pasted_lines_run_one_command_each() {
+    let dirs = Dirs::new("paste");
+    let mut repl = Repl::spawn(&dirs, &[]);
+    repl.prompt();
+    // A bracketed paste of three commands copied from the book: readline
+    // hands them over as one text.
+    repl.send("\x1b[200~tcp listen as srv\ntcp connect srv as cli\n\nsockets\x1b[201~\r");
+    let out = repl.expect_text("cli ");
+    let (rest, _) = repl.prompt();
+    let out = plain(&(out + &rest));
+    assert!(!out.contains("error"), "each pasted line ran as its own command: {out}");
+    assert!(out.contains("listening on") && out.contains("connected from"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("srv") && l.contains("LISTEN")), "sockets ran last: {out}");
+    repl.quit();
+}

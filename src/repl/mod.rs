@@ -105,15 +105,8 @@ fn interactive(session: &mut Session) {
         // from here on belongs to the next command.
         cancel::reset();
         match rl.readline(&session.prompt()) {
-            Ok(line) => {
-                if !line.trim().is_empty() {
-                    let _ = rl.add_history_entry(line.as_str());
-                    // Append now, so a killed terminal loses nothing.
-                    if let Some(path) = &history {
-                        let _ = rl.append_history(path);
-                    }
-                }
-                if session.handle(&line) == Flow::Quit {
+            Ok(text) => {
+                if run_lines(&mut rl, history.as_deref(), session, &text) == Flow::Quit {
                     break;
                 }
             }
@@ -134,4 +127,34 @@ fn interactive(session: &mut Session) {
     {
         session.lab.emit(Event::error(format!("cannot save history to {}: {e}", path.display())));
     }
+}
+
+/// One line typed, or several pasted at once: a paste of commands copied
+/// from the book comes back from readline as one text with newlines in
+/// it, and each line is a command of its own, run in order.
+fn run_lines(
+    rl: &mut Editor<NetlabHelper, FileHistory>,
+    history: Option<&Path>,
+    session: &mut Session,
+    text: &str,
+) -> Flow {
+    let lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    // A lone Enter steps a lesson; empty lines inside a paste do not.
+    let pasted = lines.len() > 1;
+    for line in lines {
+        if pasted && line.trim().is_empty() {
+            continue;
+        }
+        if !line.trim().is_empty() {
+            let _ = rl.add_history_entry(line);
+            // Append now, so a killed terminal loses nothing.
+            if let Some(path) = history {
+                let _ = rl.append_history(path);
+            }
+        }
+        if session.handle(line) == Flow::Quit {
+            return Flow::Quit;
+        }
+    }
+    Flow::Continue
 }
