@@ -91,7 +91,12 @@ fn refused(lab: &mut Lab) -> Result<(), String> {
     lab.heading("a port nobody listens on: connection refused");
     lab.say("A listener gets a port, and closes. Now nothing listens there. Connect to it anyway:");
     must(lab, "tcp listen as gone")?;
+    let port = lab.local_addr("gone").map_or(0, |a| a.port());
     must(lab, "close gone")?;
+    // Held bound (never listening) until the connect is refused: no other
+    // program can start listening on the freed port in between, and the
+    // kernel will not pick it as our own client's port (a self-connect).
+    let _held = hold_v4(port);
     let out = lab.run_shown("tcp connect gone as late");
     lab.verdict(
         out.errno() == Some("ECONNREFUSED"),
@@ -105,10 +110,22 @@ fn refused(lab: &mut Lab) -> Result<(), String> {
 
 fn families(lab: &mut Lab) -> Result<(), String> {
     lab.heading("127.0.0.1, ::1 and 0.0.0.0 are different addresses");
-    must(lab, "tcp listen [::1]:0 as six")?;
+    // The kernel picks six's port among IPv6 ports only: on a busy machine
+    // another program may hold the same number on IPv4. Holding
+    // 127.0.0.1:PORT bound (never listening) proves nobody listens there,
+    // so the connect below is refused every run; when it is taken, the
+    // demo takes another port.
+    let (port, _held) = loop {
+        must(lab, "tcp listen [::1]:0 as six")?;
+        let port = lab.local_addr("six").map_or(0, |a| a.port());
+        if let Some(held) = hold_v4(port) {
+            break (port, held);
+        }
+        lab.say(format!("(127.0.0.1:{port} is in use by another program on this machine: another port)"));
+        must(lab, "close six")?;
+    };
     must(lab, "tcp connect six as c6")?;
     must(lab, "accept six as a6")?;
-    let port = lab.local_addr("six").map_or(0, |a| a.port());
     lab.say(format!(
         "six listens on [::1]:{port}, IPv6 loopback. Same port number, IPv4 loopback — a different address:"
     ));
@@ -127,6 +144,14 @@ fn families(lab: &mut Lab) -> Result<(), String> {
     let conn = must(lab, "accept any as anyconn")?;
     lab.verdict(conn.is_ok(), "a wildcard listener accepts a loopback client: 0.0.0.0 includes 127.0.0.1");
     Ok(())
+}
+
+/// A socket bound to 127.0.0.1:`port` and never listening (a connect to
+/// it is refused), or `None` when something else has that port.
+fn hold_v4(port: u16) -> Option<socket2::Socket> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into()).ok()?;
+    Some(socket)
 }
 
 fn localhost(lab: &mut Lab) -> Result<(), String> {
@@ -179,4 +204,25 @@ fn privileged(lab: &mut Lab) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_held_port_refuses_connects_and_a_taken_one_cannot_be_held() {
+        let Ok(listener) = TcpListener::bind("127.0.0.1:0") else { return };
+        let Ok(taken) = listener.local_addr() else { return };
+        assert!(hold_v4(taken.port()).is_none(), "a port someone listens on is not ours to hold");
+        drop(listener);
+        let held = hold_v4(taken.port()).expect("a port just released can be held");
+        let refused = TcpStream::connect_timeout(&taken, Duration::from_secs(2));
+        let kind = refused.err().map(|e| e.kind());
+        assert_eq!(kind, Some(std::io::ErrorKind::ConnectionRefused));
+        drop(held);
+    }
 }
