@@ -69,10 +69,13 @@ pub fn suite() -> Vec<Test> {
             let from = announced(ann, from, &n[2], "joined")?;
             stream::send(&mut cy.conn, b"quit\n")?;
             let from = announced(ann, from, &n[2], "left (with quit)")?;
-            let dan = Member::join(cx, &n[3])?;
+            let mut dan = Member::join(cx, &n[3])?;
             let from = announced(ann, from, &n[3], "joined")?;
-            dan.conn.close();
+            // A FIN, not close(): dan has unread lines, and closing over
+            // them would send RST.
+            dan.conn.shutdown_write();
             announced(ann, from, &n[3], "left (by closing the connection, no quit)")?;
+            drop(dan);
             Ok("a join, a quit and a close were each announced to the others".into())
         }),
         Test::new("one-byte-writes", "a line sent one byte per send(), each recv()'d alone, arrives whole", |cx| {
@@ -165,9 +168,17 @@ pub fn suite() -> Vec<Test> {
                 let cy = m.pop().ok_or_else(|| Failure::new("no member"))?;
                 let mut bob = m.pop().ok_or_else(|| Failure::new("no member"))?;
                 stream::send(&mut bob.conn, b"half a li")?;
-                bob.conn.close();
+                // FIN: bob has unread lines, so close() would be a second RST.
+                bob.conn.shutdown_write();
                 let mut cy_conn = cy.conn;
                 stream::send(&mut cy_conn, b"half of anoth")?;
+                // The RST goes once the server has read cy's fragment: an
+                // RST that came first would throw the fragment away unread,
+                // and a server that relays it would pass by luck.
+                let c = &cy_conn;
+                let _ = crate::lab::cancel::wait_until(cx.timeout, || {
+                    matches!(target::server_unread(c.local, c.peer), Some(0) | None).then_some(())
+                });
                 cy_conn.reset();
                 // A server that does not announce leaves is join-leave's
                 // failure: one wait for it is enough.

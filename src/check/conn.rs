@@ -229,8 +229,14 @@ impl Conn {
         }
     }
 
-    /// An ordinary close (FIN), logged.
+    /// close(), logged as what the kernel does: FIN, or RST when bytes
+    /// the server sent are still unread here (RFC 2525) — a test that
+    /// means "the client sent FIN" uses `shutdown_write`.
     pub fn close(self) {
-        self.log.add(&self.name, Logged::Closed);
+        let what = match self.queued() {
+            0 => Logged::Closed,
+            unread => Logged::ClosedUnread { unread },
+        };
+        self.log.add(&self.name, what);
     }
 }

@@ -139,6 +139,10 @@ pub enum Logged {
     /// The server's RST: ECONNRESET.
     ResetReceived,
     Closed,
+    /// close() with bytes still unread: the kernel sends RST, not FIN.
+    ClosedUnread {
+        unread: usize,
+    },
     Note {
         text: String,
     },

@@ -139,6 +139,9 @@ fn log_line(e: &LogEntry) -> String {
         Logged::ResetSent => "close with SO_LINGER 0: RST sent".into(),
         Logged::ResetReceived => "← RST (ECONNRESET)".into(),
         Logged::Closed => "close()".into(),
+        Logged::ClosedUnread { unread } => {
+            format!("close() with {unread} unread bytes queued: the kernel sent RST, not FIN")
+        }
         Logged::Note { text } => text.dimmed().to_string(),
     };
     format!("{INDENT}{} {:<4} {what}", format!("{:>9.1}ms", e.t_ms).dimmed(), e.conn.cyan())
