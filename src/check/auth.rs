@@ -173,8 +173,16 @@ fn answer_split(d: Arc<Authed>) -> Test {
         let mut conn = cx.connect()?;
         let c = read_challenge(&mut conn)?;
         let mac = answer(cx, cx.args.digest, &c);
-        for byte in &mac {
-            if conn.send(std::slice::from_ref(byte)).is_err() {
+        // The server's answer deadline runs meanwhile: on a loaded machine
+        // 32 paced bytes can take a while, so past a quarter of it the rest
+        // goes in one send(). The first byte alone already catches a
+        // server that takes one recv() for the answer.
+        let (t0, hurry) = (Instant::now(), Duration::from_millis(cx.args.auth_timeout / 4));
+        let mut pieces = 0;
+        for (i, byte) in mac.iter().enumerate() {
+            let rest = if t0.elapsed() > hurry { &mac[i..] } else { std::slice::from_ref(byte) };
+            pieces += 1;
+            if conn.send(rest).is_err() || rest.len() > 1 {
                 break;
             }
             // The next byte once the server's recv() took this one.
@@ -191,7 +199,7 @@ fn answer_split(d: Arc<Authed>) -> Test {
             )
             .fact(said)
         })?;
-        Ok(format!("a {}-byte answer in {} pieces was accepted", mac.len(), mac.len()))
+        Ok(format!("a {}-byte answer in {pieces} pieces was accepted", mac.len()))
     })
 }
 

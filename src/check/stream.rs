@@ -107,14 +107,16 @@ pub fn one_byte_writes(d: Arc<dyn Dialect>) -> Test {
                 }
                 // The next byte waits until the server's recv() took this
                 // one: the kernel shows its unread bytes for our connection
-                // (and no socket at all once the server has closed it).
-                let taken = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
-                    match target::server_unread(conn.local, conn.peer) {
+                // (and no socket at all once the server has closed it). A
+                // loaded machine may take a while to run a new connection's
+                // handler: the first byte gets the whole timeout.
+                let patience = if i == 0 { cx.timeout } else { cx.timeout.min(Duration::from_millis(500)) };
+                let taken =
+                    crate::lab::cancel::wait_until(patience, || match target::server_unread(conn.local, conn.peer) {
                         Some(0) => Some(true),
                         Some(_) => None,
                         None => Some(false),
-                    }
-                });
+                    });
                 if taken == Ok(true) {
                     alone += 1;
                 } else if i == 0 {
@@ -214,7 +216,9 @@ pub fn half_close(d: Arc<dyn Dialect>) -> Test {
                         "your server never closed the connection after recv() returned 0 (my FIN): an empty \
                          recv() means the client has finished — stop reading and close",
                     );
-                    if !cx.procs.pids.is_empty() && cpu.as_secs_f64() > waited.as_secs_f64() / 2.0 {
+                    // A server blocked in recv() uses next to nothing; a spin
+                    // gets whatever share of a CPU a loaded machine leaves it.
+                    if !cx.procs.pids.is_empty() && cpu.as_secs_f64() > waited.as_secs_f64() / 10.0 {
                         f = f.fact(format!(
                             "meanwhile it used {:.0}% of a CPU: it is spinning on recv() returning 0",
                             100.0 * cpu.as_secs_f64() / waited.as_secs_f64()
