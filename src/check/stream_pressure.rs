@@ -126,17 +126,9 @@ fn large_failure(e: ReplyError, ex: &Exchange) -> Failure {
     e.into_failure(assumption).fact(said)
 }
 
-/// 4221884 → "4,221,884".
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+/// `4,221,884`: a byte count read at a glance.
+fn thousands(n: usize) -> String {
+    crate::bench::stats::thousands(n as u64)
 }
 
 pub fn reset(d: Arc<dyn Dialect>) -> Test {
@@ -299,14 +291,4 @@ pub fn slow_reader(d: Arc<dyn Dialect>) -> Test {
             Ok(format!("while one client sat on {} of unread replies, another was answered", mib(flooded)))
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(super::thousands(4_221_884), "4,221,884");
-        assert_eq!(super::thousands(999), "999");
-        assert_eq!(super::thousands(1000), "1,000");
-    }
 }
