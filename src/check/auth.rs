@@ -15,7 +15,7 @@ use super::conn::{Conn, End};
 use super::dialect::{Dialect, Exchange, read_reply};
 use super::report::Failure;
 use super::stream;
-use super::{Cx, Test, target};
+use super::{Cx, Test};
 use crate::proto::challenge::{self, CHALLENGE_LEN};
 use crate::render::hexdump::hex_compact;
 use crate::serve::config::{AfterAuth, Digest};
@@ -186,9 +186,7 @@ fn answer_split(d: Arc<Authed>) -> Test {
                 break;
             }
             // The next byte once the server's recv() took this one.
-            let _ = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
-                matches!(target::server_unread(conn.local, conn.peer), Some(0) | None).then_some(())
-            });
+            conn.wait_taken(cx.timeout.min(Duration::from_millis(500)));
         }
         let ex = d.message(1);
         stream::exchange(cx, &*d, &mut conn, &ex).map_err(|e| {

@@ -11,11 +11,11 @@
 
 use std::time::Duration;
 
+use super::Test;
 use super::chat_member::{Member, nicks, room, sync};
 use super::conn::{End, Opts};
 use super::report::Failure;
 use super::stream::{self, CLIENTS, mib, reframe};
-use super::{Test, target};
 
 pub fn suite() -> Vec<Test> {
     vec![
@@ -84,10 +84,7 @@ pub fn suite() -> Vec<Test> {
             let line = b"one byte at a time\n";
             for byte in line {
                 stream::send(&mut m[1].conn, std::slice::from_ref(byte))?;
-                let c = &m[1].conn;
-                let _ = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
-                    matches!(target::server_unread(c.local, c.peer), Some(0) | None).then_some(())
-                });
+                m[1].conn.wait_taken(cx.timeout.min(Duration::from_millis(500)));
             }
             m[0].hear(&n[1], "one byte at a time").map_err(|f| {
                 reframe(
@@ -175,10 +172,7 @@ pub fn suite() -> Vec<Test> {
                 // The RST goes once the server has read cy's fragment: an
                 // RST that came first would throw the fragment away unread,
                 // and a server that relays it would pass by luck.
-                let c = &cy_conn;
-                let _ = crate::lab::cancel::wait_until(cx.timeout, || {
-                    matches!(target::server_unread(c.local, c.peer), Some(0) | None).then_some(())
-                });
+                cy_conn.wait_taken(cx.timeout);
                 cy_conn.reset();
                 // A server that does not announce leaves is join-leave's
                 // failure: one wait for it is enough.

@@ -134,10 +134,7 @@ pub fn sync(cx: &Cx, first: &mut Member, newcomer: &mut Member) -> Result<(), Fa
     let saved = newcomer.conn.timeout;
     newcomer.conn.timeout = SYNC_LOOK;
     // Mostly one line is enough once the server has read the nickname.
-    let c = &newcomer.conn;
-    let _ = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
-        matches!(super::target::server_unread(c.local, c.peer), Some(0) | None).then_some(())
-    });
+    newcomer.conn.wait_taken(cx.timeout.min(Duration::from_millis(500)));
     let mut attempt = 0;
     let result = loop {
         attempt += 1;

@@ -58,6 +58,14 @@ pub struct Opts {
     pub rcvbuf: Option<usize>,
 }
 
+/// What [`Conn::wait_taken`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    All,
+    Gone,
+    Not,
+}
+
 pub struct Conn {
     stream: TcpStream,
     pub name: String,
@@ -200,6 +208,19 @@ impl Conn {
                 Err(end) => return Got { data, end: Some(end) },
             }
         }
+    }
+
+    /// Wait up to `patience` until the server's `recv()` has taken every
+    /// byte we sent: the kernel shows its unread bytes for this
+    /// connection. `Taken::Gone` when its socket no longer exists (it
+    /// closed); `Taken::Not` when the time ran out.
+    pub fn wait_taken(&self, patience: Duration) -> Taken {
+        let waited = cancel::wait_until(patience, || match super::target::server_unread(self.local, self.peer) {
+            Some(0) => Some(Taken::All),
+            Some(_) => None,
+            None => Some(Taken::Gone),
+        });
+        waited.unwrap_or(Taken::Not)
     }
 
     /// Bytes queued for us and not read yet (FIONREAD).

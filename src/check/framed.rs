@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::conn::Conn;
+use super::conn::{Conn, Taken};
 use super::dialect::{Body, Dialect, Exchange, Expect, Problem, read_frame};
 use super::framing::{self, OrderProbe, by_order, diagnosis, order_word, other};
 use super::pattern;
 use super::report::{Failure, Mismatch};
 use super::stream::{self, mib, reframe};
-use super::{Cx, Test, broken_frames, target};
+use super::{Cx, Test, broken_frames};
 use crate::proto::json_header::{DATA_SIZE, DEFAULT_MAX_HEADER, LengthOrder};
 
 pub struct Framed {
@@ -197,10 +197,7 @@ fn short_echo(cx: &Cx, d: &Framed) -> Option<(usize, usize)> {
     let request = framing::frame(&[], &body, d.order);
     let cut = request.len() - body.len() / 2;
     conn.send(&request[..cut]).ok()?;
-    crate::lab::cancel::wait_until(cx.timeout, || {
-        (target::server_unread(conn.local, conn.peer) == Some(0)).then_some(())
-    })
-    .ok()?;
+    (conn.wait_taken(cx.timeout) == Taken::All).then_some(())?;
     // A server that already hung up has said enough.
     let _ = conn.send(&request[cut..]);
     let len = conn.recv_exact(4);

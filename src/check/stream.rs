@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::conn::{Conn, End};
+use super::conn::{Conn, End, Taken};
 use super::dialect::{Dialect, Exchange, Expect, Problem, ReplyError, read_reply};
 use super::report::Failure;
-use super::target;
+
 use super::{Cx, Test};
 
 pub use super::stream_pressure::{concurrent, large, reset, slow_reader};
@@ -111,13 +111,8 @@ pub fn one_byte_writes(d: Arc<dyn Dialect>) -> Test {
                 // loaded machine may take a while to run a new connection's
                 // handler: the first byte gets the whole timeout.
                 let patience = if i == 0 { cx.timeout } else { cx.timeout.min(Duration::from_millis(500)) };
-                let taken =
-                    crate::lab::cancel::wait_until(patience, || match target::server_unread(conn.local, conn.peer) {
-                        Some(0) => Some(true),
-                        Some(_) => None,
-                        None => Some(false),
-                    });
-                if taken == Ok(true) {
+                let taken = conn.wait_taken(patience);
+                if taken == Taken::All {
                     alone += 1;
                 } else if i == 0 {
                     conn.log().note(&conn.name, "the server did not recv() the first byte; sending the rest anyway");

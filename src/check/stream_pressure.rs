@@ -139,9 +139,7 @@ pub fn reset(d: Arc<dyn Dialect>) -> Test {
             let mut a = open(cx, &*d)?;
             let partial = d.partial();
             send(&mut a, &partial)?;
-            let _ = crate::lab::cancel::wait_until(cx.timeout.min(Duration::from_millis(500)), || {
-                (target::server_unread(a.local, a.peer) == Some(0)).then_some(())
-            });
+            a.wait_taken(cx.timeout.min(Duration::from_millis(500)));
             a.reset();
             still_serving(cx, &*d).map_err(|f| {
                 reframe(
