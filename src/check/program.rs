@@ -38,8 +38,18 @@ pub struct Program {
     pipes: usize,
 }
 
+/// How often a port is picked again when another program took it first.
+const PORT_TRIES: usize = 3;
+
+/// Why a started program is not listening.
+enum Listen {
+    /// Another program listens on the port picked for it.
+    Taken,
+    Failed(String),
+}
+
 /// A free port right now: bind port 0 and let go. Another program could
-/// take it before the learner's does; then the start fails and says so.
+/// take it before the learner's does: see [`Program::start`].
 fn free_port(udp: bool) -> Result<u16, String> {
     let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
     let port = if udp {
@@ -80,10 +90,28 @@ pub fn describe_exit(status: ExitStatus) -> String {
 impl Program {
     /// Start `command` and wait (up to `patience`) until it listens.
     pub fn start(command: &[String], udp: bool, patience: Duration) -> Result<Program, String> {
+        // The port is free when picked, but another program may take it
+        // before the learner's binds it: then it is picked again.
+        for _ in 0..PORT_TRIES {
+            let port = free_port(udp)?;
+            let mut program = Program::spawn(command, udp, port)?;
+            match program.wait_listening(patience) {
+                Ok(()) => return Ok(program),
+                Err(Listen::Failed(why)) => return Err(why),
+                Err(Listen::Taken) => {
+                    program.stop();
+                }
+            }
+        }
+        Err(format!(
+            "another program took the free port netlab picked for yours, {PORT_TRIES} times running: try again"
+        ))
+    }
+
+    fn spawn(command: &[String], udp: bool, port: u16) -> Result<Program, String> {
         let Some((program, args)) = command.split_first() else {
             return Err("give the command that runs your server after --, e.g. -- python3 server.py {port}".into());
         };
-        let port = free_port(udp)?;
         let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
         // `netlab` is this very binary, PATH or not: lessons start netlab's
         // own servers this way (`-- netlab serve echo --addr 127.0.0.1:{port}`).
@@ -114,39 +142,39 @@ impl Program {
             pipes += 1;
         }
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
-        let mut program = Program { command: command.to_vec(), udp, child, addr, tail, drained, pipes };
-        program.wait_listening(patience)?;
-        Ok(program)
+        Ok(Program { command: command.to_vec(), udp, child, addr, tail, drained, pipes })
     }
 
     /// Backoff from 2 ms to 50 ms between looks at the kernel's tables.
-    fn wait_listening(&mut self, patience: Duration) -> Result<(), String> {
+    fn wait_listening(&mut self, patience: Duration) -> Result<(), Listen> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
             let bound =
                 if self.udp { target::udp_bound(self.addr.port()) } else { target::tcp_listeners(self.addr.port()) };
             if bound.iter().any(|&l| target::answers_on(l, self.addr)) {
-                return Ok(());
+                // Someone's socket answers on the port: the tests must not
+                // go to another program that happened to take it.
+                return if self.owns_port() { Ok(()) } else { Err(Listen::Taken) };
             }
             if let Some(elsewhere) = bound.first() {
                 self.stop();
-                return Err(format!(
+                return Err(Listen::Failed(format!(
                     "your program listens on {elsewhere}, which 127.0.0.1 cannot reach: bind 127.0.0.1 (or 0.0.0.0)"
-                ));
+                )));
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 let lines = self.last_lines();
-                return Err(format!(
+                return Err(Listen::Failed(format!(
                     "your program {} before it listened on port {}{}",
                     describe_exit(status),
                     self.addr.port(),
                     quoted(&lines)
-                ));
+                )));
             }
             if crate::lab::cancel::is_cancelled() {
                 self.stop();
-                return Err("cancelled with Ctrl-C".into());
+                return Err(Listen::Failed("cancelled with Ctrl-C".into()));
             }
             if started.elapsed() >= patience {
                 let elsewhere = self.listening_elsewhere();
@@ -155,16 +183,23 @@ impl Program {
                     Some(a) => format!(" — it listens on {a} instead"),
                     None => String::new(),
                 };
-                return Err(format!(
+                return Err(Listen::Failed(format!(
                     "your program did not listen on port {} within {} ms{hint}: it must take its port from $PORT \
                      or from {{port}} in its arguments (or give --start-timeout MS if it starts slowly)",
                     self.addr.port(),
                     patience.as_millis()
-                ));
+                )));
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
         }
+    }
+
+    /// Whether the socket that answers on our port is held by the
+    /// program's process group (or what it forked).
+    fn owns_port(&self) -> bool {
+        let group = target::Processes::group(self.pgid());
+        target::Processes::owning(self.addr, self.udp).pids.iter().any(|p| group.pids.contains(p))
     }
 
     /// A port the program's process group listens on, if not ours.
@@ -266,4 +301,22 @@ pub fn quoted(lines: &[String]) -> String {
     }
     let body: Vec<String> = lines.iter().map(|l| format!("  | {l}")).collect();
     format!("; its last output:\n{}", body.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_another_program_listens_on_is_not_taken_for_the_learners() {
+        // This test process is "another program": its listener holds the
+        // port, and the started program (which never listens) does not.
+        let Ok(other) = TcpListener::bind("127.0.0.1:0") else { return };
+        let Ok(port) = other.local_addr().map(|a| a.port()) else { return };
+        let command = ["sleep".to_string(), "5".to_string()];
+        let mut program = Program::spawn(&command, false, port).expect("sleep starts");
+        let seen = program.wait_listening(Duration::from_secs(2));
+        program.stop();
+        assert!(matches!(seen, Err(Listen::Taken)), "the other program's listener was taken for ours");
+    }
 }
