@@ -50,12 +50,13 @@ fn queue_fills(lab: &mut Lab) -> Result<(), String> {
     lab.say(
         "Its kernel resends the SYN 1 s after the first, and keeps trying for about 2 minutes\n\
          (net.ipv4.tcp_syn_retries). One accept() makes room, and the next retry gets in. The demo\n\
-         won't wait a second for that; the backlog lesson does.",
+         won't wait a second for that (the backlog lesson does): it closes late first, so no retry\n\
+         refills the queue, then accepts one.",
     );
+    must(lab, "close late")?;
     must(lab, "accept srv as conn1")?;
     let after = lab.accept_queue("srv").map_or(u32::MAX, |q| q.queued);
     lab.verdict(after == BACKLOG, format!("accept() took one: {after} left, so the queue has room again"));
-    must(lab, "close late")?;
     Ok(())
 }
 

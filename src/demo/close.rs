@@ -7,8 +7,6 @@
 //! packets are captured: the FINs and ACKs named here are inferred from the
 //! states the kernel reports.
 
-use std::time::Duration;
-
 use super::must;
 use crate::lab::{Lab, Outcome, cancel};
 
@@ -56,7 +54,7 @@ fn client_closes_first(lab: &mut Lab) -> Result<(), String> {
 /// Whether the kernel has forgotten the connection (LAST_ACK ended); its
 /// ACK is normally back before close() returns, so this rarely waits.
 fn gone(lab: &Lab, sock: &str) -> bool {
-    cancel::wait_until(Duration::from_secs(1), || lab.kernel_entry(sock).is_none().then_some(())).is_ok()
+    cancel::wait_until(crate::lab::DEFAULT_TIMEOUT, || lab.kernel_entry(sock).is_none().then_some(())).is_ok()
 }
 
 fn small_buffers(lab: &mut Lab, srv: &str, cli: &str, conn: &str) -> Result<(), String> {

@@ -43,7 +43,11 @@ fn refused(lab: &mut Lab) -> Result<(), String> {
     lab.heading("ECONNREFUSED: nobody listens on the port");
     lab.say("A listener, closed at once: its port is free again, and nothing listens there.");
     must(lab, "tcp listen as gone")?;
+    let port = lab.local_addr("gone").map_or(0, |a| a.port());
     must(lab, "close gone")?;
+    // Held bound, never listening, so no other program listens there
+    // before the connect (see the ports demo).
+    let _held = super::ports::hold_v4(port);
     let out = lab.run_shown("tcp connect gone as cli");
     expect_errno(lab, &out, "ECONNREFUSED", "connect() to a closed port fails at once");
     lab.say(

@@ -148,7 +148,7 @@ fn families(lab: &mut Lab) -> Result<(), String> {
 
 /// A socket bound to 127.0.0.1:`port` and never listening (a connect to
 /// it is refused), or `None` when something else has that port.
-fn hold_v4(port: u16) -> Option<socket2::Socket> {
+pub(super) fn hold_v4(port: u16) -> Option<socket2::Socket> {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
     socket.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into()).ok()?;
     Some(socket)
