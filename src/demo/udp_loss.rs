@@ -17,8 +17,11 @@ const REQUESTS: u64 = 8;
 const LOSS: &str = "25";
 const DUP: &str = "15";
 const REORDER: &str = "15";
-/// The retrying client's wait for an answer before it sends again.
-const RETRY_MS: u64 = 50;
+/// The retrying client's wait for an answer before it sends again: long
+/// enough that on a loaded machine a slow reply is never mistaken for a
+/// lost one (which would send one more datagram and shift the relay's
+/// fates), short enough to keep the demo quick.
+const RETRY_MS: u64 = 200;
 const MAX_TRIES: u32 = 6;
 
 pub fn run(lab: &mut Lab) -> Result<(), String> {
