@@ -196,10 +196,13 @@ impl Program {
     }
 
     /// Whether the socket that answers on our port is held by the
-    /// program's process group (or what it forked).
+    /// program's process group (or what it forked). When no process can be
+    /// seen holding it (another user's, or /proc hides their fds), it is
+    /// taken to be ours: only a stranger seen holding it is one.
     fn owns_port(&self) -> bool {
+        let owners = target::Processes::owning(self.addr, self.udp).pids;
         let group = target::Processes::group(self.pgid());
-        target::Processes::owning(self.addr, self.udp).pids.iter().any(|p| group.pids.contains(p))
+        owners.is_empty() || owners.iter().any(|p| group.pids.contains(p))
     }
 
     /// A port the program's process group listens on, if not ours.
