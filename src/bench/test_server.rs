@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -47,7 +48,15 @@ impl TestServer {
                         }
                         n += 1;
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    // Wait for the next client, looking at the stop flag
+                    // every 20 ms.
+                    Err(_) => {
+                        let _ = crate::lab::cancel::wait_fd(
+                            listener.as_fd(),
+                            nix::poll::PollFlags::POLLIN,
+                            Duration::from_millis(20),
+                        );
+                    }
                 }
             }
             handles.into_iter().for_each(|h| h.join().unwrap());
